@@ -1,0 +1,149 @@
+#include "apps/oms/embedded.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "libs/auth/jwt.h"
+#include "libs/bus/inproc_bus.h"
+#include "libs/bus/relay.h"
+#include "libs/core/ids.h"
+#include "libs/core/log.h"
+#include "libs/http/server.h"
+#include "services/fulfillment/module.h"
+#include "services/gateway/gateway.h"
+#include "services/inventory/module.h"
+#include "services/notification/module.h"
+#include "services/order/module.h"
+#include "services/payment/module.h"
+#include "services/saga/module.h"
+
+namespace oms::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The JWT secret of embedded mode: generated once, kept in the data directory (0600), so that
+// tokens survive restarts.
+std::string load_or_create_secret(const fs::path& dir) {
+  fs::path file = dir / "jwt.secret";
+  if (fs::exists(file)) {
+    std::ifstream in(file);
+    std::string s;
+    std::getline(in, s);
+    if (s.size() >= 32) return s;
+  }
+  std::string secret = random_hex(32);
+  fs::path tmp = dir / "jwt.secret.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << secret << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  ::chmod(tmp.c_str(), 0600);
+  fs::rename(tmp, file);
+  return secret;
+}
+
+using Register = runtime::Background (*)(runtime::ServiceContext&);
+
+struct Hosted {
+  std::string name;
+  Register reg;
+};
+
+const Hosted kServices[] = {
+    {"order", &order::register_order},
+    {"inventory", &inventory::register_inventory},
+    {"payment", &payment::register_payment},
+    {"fulfillment", &fulfillment::register_fulfillment},
+    {"saga", &saga::register_saga},
+    {"notification", &notification::register_notification},
+};
+
+}  // namespace
+
+int run_embedded(const runtime::Settings& settings) {
+  fs::path dir = settings.data_dir;
+  fs::create_directories(dir);
+  std::string secret = settings.jwt_secret.empty() ? load_or_create_secret(dir) : settings.jwt_secret;
+  auth::JwtCodec jwt(secret, "oms", settings.token_ttl_s);
+
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  runtime::Metrics metrics;
+  bus::InProcBus bus;
+  http::Router router;
+  std::vector<std::unique_ptr<storage::Database>> dbs;
+  std::vector<std::unique_ptr<bus::Relay>> relays;
+  std::vector<runtime::Background> backgrounds;
+
+  for (const auto& svc : kServices) {
+    storage::DbOptions opts;
+    opts.url = "sqlite:" + (dir / (svc.name + ".db")).string();
+    opts.durability = settings.durability;
+    opts.pool_size = 4;
+    auto db = std::make_unique<storage::Database>(opts);
+    auto relay = std::make_unique<bus::Relay>(*db, bus, svc.name);
+    db->set_commit_listener([r = relay.get()] { r->notify(); });
+    runtime::ServiceContext ctx{*db, bus, router, settings, metrics};
+    backgrounds.push_back(svc.reg(ctx));
+    dbs.push_back(std::move(db));
+    relays.push_back(std::move(relay));
+  }
+
+  bus.start();
+  for (auto& r : relays) r->start();  // re-publishes whatever a previous run left in the outboxes
+  for (auto& b : backgrounds)
+    if (b.start) b.start();
+
+  gateway::Gateway gw(
+      {settings.rate_limit_rps}, jwt, metrics, [&router](http::Request& req) { return router.dispatch(req); },
+      [&dbs] {
+        for (auto& db : dbs)
+          if (!db->ping()) return false;
+        return true;
+      });
+  http::ServerOptions sopts;
+  sopts.host = settings.host;
+  sopts.port = static_cast<std::uint16_t>(settings.port);
+  sopts.worker_threads = settings.worker_threads;
+  http::Server server(sopts, [&gw](http::Request& req) { return gw.handle(req); });
+  std::uint16_t port = server.start();
+  log::info({"oms"}, "embedded mode ready on " + settings.host + ":" + std::to_string(port) + ", data in " +
+                         fs::absolute(dir).string());
+  std::cout << "oms listening on http://" << settings.host << ":" << port << std::endl;
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::info({"oms"}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+
+  server.stop();  // no new requests; in-flight ones are answered
+  // Let the sagas in flight move on as far as they can (bounded): the outboxes keep the rest.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < until) {
+    bool idle = bus.idle();
+    for (auto& r : relays) idle = idle && r->idle();
+    if (idle) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& b : backgrounds)
+    if (b.stop) b.stop();
+  for (auto& r : relays) r->stop();
+  bus.stop();
+  log::info({"oms"}, "stopped");
+  return 0;
+}
+
+}  // namespace oms::app

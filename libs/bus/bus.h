@@ -1,0 +1,48 @@
+#pragma once
+// The message bus port. Adapters: InProcBus (embedded mode) and, in distributed mode, JetStream.
+//
+// Delivery is at least once; effects are exactly once because every consumer records the message
+// id in its inbox in the same transaction as the effect (see consumer.h).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "libs/storage/database.h"
+
+namespace oms::bus {
+
+struct Message {
+  std::string id;  // UUID; the de-duplication key end to end
+  std::string subject;
+  std::string payload;  // JSON
+  std::int64_t created_ms = 0;
+};
+
+// Handles one message inside the consumer's transaction. Throwing rolls back this message's
+// effects (not the batch) and schedules a redelivery; see consumer.h.
+using MessageHandler = std::function<void(const Message&, storage::Tx&)>;
+
+struct Subscription {
+  std::string consumer;               // durable name, e.g. "saga"
+  std::vector<std::string> subjects;  // exact subjects
+  storage::Database* db = nullptr;    // the consumer service's own database
+  MessageHandler handler;
+};
+
+class Bus {
+ public:
+  virtual ~Bus() = default;
+  virtual void subscribe(Subscription sub) = 0;
+  // `done(true)` once every message of the batch is durable downstream: handled and committed by
+  // every subscriber (in-process), or acknowledged by the broker (JetStream). `done(false)` means
+  // try again later. May be called from another thread.
+  virtual void publish(std::vector<Message> batch, std::function<void(bool)> done) = 0;
+  virtual void start() = 0;
+  // Stops delivering; messages not yet handled stay in their producers' outboxes.
+  virtual void stop() = 0;
+  // True when nothing is queued or being handled (used to drain on shutdown and in tests).
+  virtual bool idle() const = 0;
+};
+
+}  // namespace oms::bus

@@ -1,0 +1,188 @@
+#pragma once
+// Every command and event that crosses a service boundary: its subject and its JSON form.
+// Services depend on this module, never on each other. Field names are the JSON names; money is
+// always integer minor units; times are epoch milliseconds. Adding a field is compatible only if
+// it is std::optional (an old producer omits it); renaming or removing one is not.
+#include <boost/describe.hpp>
+#include <boost/json.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libs/storage/database.h"
+
+namespace oms::contracts {
+
+struct Line {
+  std::string productId;
+  std::int64_t quantity;
+  std::int64_t priceMinor;
+};
+BOOST_DESCRIBE_STRUCT(Line, (), (productId, quantity, priceMinor))
+
+// ---- order service ----
+struct OrderCreated {
+  static constexpr std::string_view kSubject = "order.created";
+  std::string orderId, userId, customerEmail;
+  std::vector<Line> items;
+  std::int64_t amountMinor;
+  std::string currency;
+};
+BOOST_DESCRIBE_STRUCT(OrderCreated, (), (orderId, userId, customerEmail, items, amountMinor, currency))
+
+struct OrderCancelRequested {
+  static constexpr std::string_view kSubject = "order.cancel_requested";
+  std::string orderId;
+  std::optional<std::string> reason;
+};
+BOOST_DESCRIBE_STRUCT(OrderCancelRequested, (), (orderId, reason))
+
+// ---- inventory ----
+struct ReserveInventory {
+  static constexpr std::string_view kSubject = "inventory.reserve";
+  std::string orderId;
+  std::vector<Line> items;
+};
+BOOST_DESCRIBE_STRUCT(ReserveInventory, (), (orderId, items))
+
+struct ReleaseInventory {
+  static constexpr std::string_view kSubject = "inventory.release";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(ReleaseInventory, (), (orderId))
+
+struct InventoryReserved {
+  static constexpr std::string_view kSubject = "inventory.reserved";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(InventoryReserved, (), (orderId))
+
+struct InventoryRejected {
+  static constexpr std::string_view kSubject = "inventory.rejected";
+  std::string orderId, reason;
+};
+BOOST_DESCRIBE_STRUCT(InventoryRejected, (), (orderId, reason))
+
+struct InventoryReleased {
+  static constexpr std::string_view kSubject = "inventory.released";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(InventoryReleased, (), (orderId))
+
+// ---- payment ----
+struct AuthorizePayment {
+  static constexpr std::string_view kSubject = "payment.authorize";
+  std::string orderId;
+  std::int64_t amountMinor;
+  std::string currency;
+};
+BOOST_DESCRIBE_STRUCT(AuthorizePayment, (), (orderId, amountMinor, currency))
+
+struct RefundPayment {
+  static constexpr std::string_view kSubject = "payment.refund";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(RefundPayment, (), (orderId))
+
+struct PaymentCompleted {
+  static constexpr std::string_view kSubject = "payment.completed";
+  std::string orderId, paymentId, transactionId;
+};
+BOOST_DESCRIBE_STRUCT(PaymentCompleted, (), (orderId, paymentId, transactionId))
+
+struct PaymentFailed {
+  static constexpr std::string_view kSubject = "payment.failed";
+  std::string orderId, reason;
+};
+BOOST_DESCRIBE_STRUCT(PaymentFailed, (), (orderId, reason))
+
+// A refund, by compensation or by hand (`manual`). `captured` is false when no money had been
+// taken (the refund fenced off a payment that never completed).
+struct PaymentRefunded {
+  static constexpr std::string_view kSubject = "payment.refunded";
+  std::string orderId;
+  bool manual;
+  bool captured;
+};
+BOOST_DESCRIBE_STRUCT(PaymentRefunded, (), (orderId, manual, captured))
+
+// ---- fulfillment ----
+struct CreateFulfillment {
+  static constexpr std::string_view kSubject = "fulfillment.create";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(CreateFulfillment, (), (orderId))
+
+struct CancelFulfillment {
+  static constexpr std::string_view kSubject = "fulfillment.cancel";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(CancelFulfillment, (), (orderId))
+
+struct FulfillmentCreated {
+  static constexpr std::string_view kSubject = "fulfillment.created";
+  std::string orderId, taskId;
+};
+BOOST_DESCRIBE_STRUCT(FulfillmentCreated, (), (orderId, taskId))
+
+struct FulfillmentCancelled {
+  static constexpr std::string_view kSubject = "fulfillment.cancelled";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(FulfillmentCancelled, (), (orderId))
+
+struct FulfillmentCancelRejected {
+  static constexpr std::string_view kSubject = "fulfillment.cancel_rejected";
+  std::string orderId, reason;
+};
+BOOST_DESCRIBE_STRUCT(FulfillmentCancelRejected, (), (orderId, reason))
+
+struct ShipmentDispatched {
+  static constexpr std::string_view kSubject = "fulfillment.dispatched";
+  std::string orderId, trackingNumber;
+};
+BOOST_DESCRIBE_STRUCT(ShipmentDispatched, (), (orderId, trackingNumber))
+
+struct ShipmentDelivered {
+  static constexpr std::string_view kSubject = "fulfillment.delivered";
+  std::string orderId;
+};
+BOOST_DESCRIBE_STRUCT(ShipmentDelivered, (), (orderId))
+
+// ---- saga orchestrator: the order's view of the saga, after every transition ----
+struct SagaUpdated {
+  static constexpr std::string_view kSubject = "saga.updated";
+  std::string orderId, customerEmail;
+  std::string state;        // saga state
+  std::string orderStatus;  // PENDING | COMPLETED | FAILED | CANCELLED
+  std::string paymentStatus, inventoryStatus;
+  std::optional<std::string> fulfillmentStatus, reason;
+  bool cancelRequested;
+  std::int64_t version;  // increases with every transition: stale updates are ignored
+  std::int64_t atMs;
+  std::int64_t amountMinor;
+  std::string currency;
+};
+BOOST_DESCRIBE_STRUCT(SagaUpdated, (),
+                      (orderId, customerEmail, state, orderStatus, paymentStatus, inventoryStatus,
+                       fulfillmentStatus, reason, cancelRequested, version, atMs, amountMinor, currency))
+
+template <class T>
+std::string encode(const T& m) {
+  return boost::json::serialize(boost::json::value_from(m));
+}
+
+template <class T>
+T decode(std::string_view payload) {
+  return boost::json::value_to<T>(boost::json::parse(payload));
+}
+
+// Writes the message to the transaction's outbox.
+template <class T>
+std::string emit(storage::Tx& tx, const T& m) {
+  return tx.publish(T::kSubject, encode(m));
+}
+
+}  // namespace oms::contracts

@@ -1,0 +1,17 @@
+#pragma once
+// UUIDs (v4, lower-case, hyphenated) for orders, payments, tasks, notifications and messages.
+#include <string>
+#include <string_view>
+
+namespace oms {
+
+std::string new_uuid();
+bool is_uuid(std::string_view s);
+
+// 1..max characters of [A-Za-z0-9._-]: product ids, request ids, tracking numbers.
+bool is_token_id(std::string_view s, std::size_t max);
+
+// Upper-case hex of n random bytes (tracking numbers, transaction ids).
+std::string random_hex(std::size_t n_bytes);
+
+}  // namespace oms

@@ -1,0 +1,170 @@
+#include "libs/http/server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "libs/core/ids.h"
+#include "libs/core/log.h"
+#include "libs/http/json.h"
+
+namespace oms::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::ip::tcp;
+
+struct Server::Impl {
+  ServerOptions options;
+  Handle handle;
+  asio::io_context io;
+  asio::thread_pool workers;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+
+  Impl(ServerOptions o, Handle h)
+      : options(std::move(o)), handle(std::move(h)), workers(options.worker_threads) {}
+
+  static Request to_request(const bhttp::request<bhttp::string_body>& in, const std::string& peer) {
+    Request r;
+    r.method = std::string(in.method_string());
+    std::string_view target = in.target();
+    auto q = target.find('?');
+    r.path = percent_decode(target.substr(0, q), false);
+    if (q != std::string_view::npos) r.query = parse_query(target.substr(q + 1));
+    r.headers.reserve(16);
+    for (const auto& f : in) r.set_header(std::string(f.name_string()), std::string(f.value()));
+    r.body = in.body();
+    r.peer = peer;
+    return r;
+  }
+
+  static bhttp::response<bhttp::string_body> to_beast(Response&& res, unsigned version,
+                                                       bool keep_alive) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+    out.set(bhttp::field::server, "oms");
+    out.set(bhttp::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) out.set(k, v);
+    out.body() = std::move(res.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    return out;
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    std::string peer;
+    {
+      boost::system::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) peer = ep.address().to_string();
+    }
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(options.body_limit);
+      parser.header_limit(16 * 1024);
+      stream.expires_after(std::chrono::seconds(60));
+      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser,
+                                                asio::as_tuple(asio::use_awaitable));
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || ec == beast::error::timeout ||
+          ec == asio::error::operation_aborted)
+        break;
+      if (ec) {
+        // The request could not be read as HTTP: answer once, then close the connection.
+        int status = ec == bhttp::error::body_limit ? 413 : 400;
+        std::string detail = status == 413 ? "request body exceeds 1 MiB" : "malformed HTTP request: " + ec.message();
+        Response res = problem(status, detail, "");
+        res.set_header("X-Request-Id", new_uuid());
+        auto out = to_beast(std::move(res), 11, false);
+        co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+        break;
+      }
+      auto& msg = parser.get();
+      bool keep_alive = msg.keep_alive() && !stopping.load();
+      Request req = to_request(msg, peer);
+      unsigned version = msg.version();
+      in_flight.fetch_add(1);
+      // Run the (blocking) handler on the worker pool, then resume here on the I/O thread.
+      Response res = co_await asio::co_spawn(
+          workers,
+          [this, &req]() -> asio::awaitable<Response> {
+            try {
+              co_return handle(req);
+            } catch (const std::exception& e) {
+              log::error({"http", req.request_id}, std::string("unhandled: ") + e.what());
+              Response r = problem(500, "internal error", req.path);
+              co_return r;
+            }
+          },
+          asio::use_awaitable);
+      in_flight.fetch_sub(1);
+      auto out = to_beast(std::move(res), version, keep_alive);
+      auto [wec, wn] = co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+      if (wec || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true));
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+};
+
+Server::Server(ServerOptions options, Handle handle)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handle))) {}
+
+Server::~Server() { stop(); }
+
+std::uint16_t Server::start() {
+  auto& i = *impl_;
+  tcp::endpoint ep(asio::ip::make_address(i.options.host), i.options.port);
+  i.acceptor.open(ep.protocol());
+  i.acceptor.set_option(asio::socket_base::reuse_address(true));
+  i.acceptor.bind(ep);
+  i.acceptor.listen(asio::socket_base::max_listen_connections);
+  std::uint16_t port = i.acceptor.local_endpoint().port();
+  i.guard.emplace(i.io.get_executor());
+  asio::co_spawn(i.io, i.accept_loop(), asio::detached);
+  for (int t = 0; t < i.options.io_threads; ++t) i.threads.emplace_back([&i] { i.io.run(); });
+  return port;
+}
+
+void Server::stop() {
+  auto& i = *impl_;
+  if (i.threads.empty()) return;
+  i.stopping = true;
+  asio::post(i.io, [&i] {
+    boost::system::error_code ec;
+    i.acceptor.close(ec);
+  });
+  // Let requests already inside a handler finish and be answered.
+  for (int k = 0; k < 500 && i.in_flight.load() > 0; ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  i.guard.reset();
+  i.io.stop();
+  for (auto& t : i.threads) t.join();
+  i.threads.clear();
+  i.workers.join();
+}
+
+}  // namespace oms::http

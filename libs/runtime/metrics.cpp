@@ -1,0 +1,36 @@
+#include "libs/runtime/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace oms::runtime {
+namespace {
+
+prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      http_requests_(prometheus::BuildCounter()
+                         .Name("oms_http_requests_total")
+                         .Help("HTTP requests by method and status")
+                         .Register(*registry_)),
+      orders_created(counter(*registry_, "oms_orders_created_total", "Orders accepted (201)")),
+      sagas_completed(counter(*registry_, "oms_sagas_completed_total", "Sagas that reached COMPLETED")),
+      sagas_failed(counter(*registry_, "oms_sagas_failed_total", "Sagas that reached FAILED")),
+      sagas_cancelled(counter(*registry_, "oms_sagas_cancelled_total", "Sagas that reached CANCELLED")),
+      outbox_published(counter(*registry_, "oms_outbox_published_total", "Outbox rows published")),
+      messages_handled(counter(*registry_, "oms_bus_messages_handled_total", "Messages handled by consumers")),
+      dead_letters(counter(*registry_, "oms_dead_letters_total", "Messages moved to a dead-letter store")) {}
+
+prometheus::Counter& Metrics::http_request(const std::string& method, int status) {
+  return http_requests_.Add({{"method", method}, {"status", std::to_string(status)}});
+}
+
+std::string Metrics::serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace oms::runtime

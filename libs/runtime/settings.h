@@ -1,0 +1,28 @@
+#pragma once
+// Every setting of the system, filled from flags and OMS_* variables in apps/oms.
+#include <cstdint>
+#include <string>
+
+#include "libs/core/money.h"
+#include "libs/storage/database.h"
+
+namespace oms::runtime {
+
+struct Settings {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string data_dir = "data";
+  std::string jwt_secret;  // empty: embedded mode generates and keeps one in the data dir
+  std::int64_t token_ttl_s = 36000;
+  Money payment_decline_limit{1'000'000};  // 10,000.00
+  bool demo_data = true;
+  std::string log_level = "info";
+  storage::Durability durability = storage::Durability::kFull;
+  std::int64_t step_timeout_ms = 30000;
+  int payment_delay_ms = 0;    // fault injection: simulated provider latency
+  int inventory_delay_ms = 0;  // fault injection: simulated warehouse latency
+  double rate_limit_rps = 0;   // per user and per client address; 0 = off
+  int worker_threads = 8;
+};
+
+}  // namespace oms::runtime

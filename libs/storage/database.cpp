@@ -1,0 +1,132 @@
+#include "libs/storage/database.h"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "libs/core/clock.h"
+#include "libs/core/ids.h"
+
+namespace oms::storage {
+namespace {
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
+  return s;
+}
+
+const std::vector<std::string>& framework_schema() {
+  static const std::vector<std::string> s = {
+      "CREATE TABLE IF NOT EXISTS outbox (seq %SERIAL_PK%, id TEXT NOT NULL, subject TEXT NOT NULL,"
+      " payload TEXT NOT NULL, created_ms BIGINT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS inbox (consumer TEXT NOT NULL, message_id TEXT NOT NULL,"
+      " handled_ms BIGINT NOT NULL, PRIMARY KEY (consumer, message_id))",
+      "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, consumer TEXT NOT NULL,"
+      " message_id TEXT NOT NULL, subject TEXT NOT NULL, payload TEXT NOT NULL, error TEXT NOT NULL,"
+      " attempts INTEGER NOT NULL, created_ms BIGINT NOT NULL, retried_ms BIGINT)",
+      "CREATE TABLE IF NOT EXISTS schema_migrations (service TEXT NOT NULL, version INTEGER NOT NULL,"
+      " applied_ms BIGINT NOT NULL, PRIMARY KEY (service, version))",
+  };
+  return s;
+}
+
+}  // namespace
+
+std::string Tx::publish(std::string_view subject, std::string_view payload) {
+  std::string id = new_uuid();
+  std::string subj(subject), body(payload);
+  long long now = now_ms();
+  sql << "INSERT INTO outbox (id, subject, payload, created_ms) VALUES (:id, :s, :p, :t)",
+      soci::use(id, "id"), soci::use(subj, "s"), soci::use(body, "p"), soci::use(now, "t");
+  ++published_;
+  return id;
+}
+
+Database::Database(const DbOptions& options) : options_(options) {
+  sqlite_ = options.url.rfind("sqlite:", 0) == 0;
+  name_ = options.url;
+  if (sqlite_) {
+    writer_ = std::make_unique<soci::session>();
+    open_session(*writer_);
+  }
+  pool_ = std::make_unique<soci::connection_pool>(options.pool_size);
+  for (int i = 0; i < options.pool_size; ++i) open_session(pool_->at(i));
+}
+
+Database::~Database() = default;
+
+void Database::open_session(soci::session& s) {
+  if (sqlite_) {
+    std::string path = options_.url.substr(7);
+    s.open(soci::sqlite3, "db=" + path + " timeout=10");
+    s << "PRAGMA journal_mode=WAL";
+    s << (options_.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
+                                                   : "PRAGMA synchronous=NORMAL");
+    s << "PRAGMA foreign_keys=ON";
+  } else {
+    s.open(soci::postgresql, options_.url);
+  }
+}
+
+void Database::migrate(std::string_view service, const std::vector<std::string>& statements) {
+  std::string serial = sqlite_ ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+  write([&](Tx& tx) {
+    for (const auto& st : framework_schema()) tx.sql << replace_all(st, "%SERIAL_PK%", serial);
+    std::string svc(service);
+    int applied = 0;
+    soci::indicator ind;
+    tx.sql << "SELECT MAX(version) FROM schema_migrations WHERE service = :s", soci::use(svc, "s"),
+        soci::into(applied, ind);
+    if (ind == soci::i_null) applied = 0;
+    for (int v = applied + 1; v <= static_cast<int>(statements.size()); ++v) {
+      tx.sql << replace_all(statements[v - 1], "%SERIAL_PK%", serial);
+      long long now = now_ms();
+      tx.sql << "INSERT INTO schema_migrations (service, version, applied_ms) VALUES (:s, :v, :t)",
+          soci::use(svc, "s"), soci::use(v, "v"), soci::use(now, "t");
+    }
+  });
+}
+
+void Database::run_write(const std::function<void(Tx&)>& f) {
+  bool notify = false;
+  auto body = [&](soci::session& s) {
+    s << (sqlite_ ? "BEGIN IMMEDIATE" : "BEGIN");
+    Tx tx(s);
+    try {
+      f(tx);
+      s << "COMMIT";
+    } catch (...) {
+      try {
+        s << "ROLLBACK";
+      } catch (...) {
+      }
+      throw;
+    }
+    notify = tx.published_any();
+  };
+  if (sqlite_) {
+    std::lock_guard lock(write_mu_);
+    body(*writer_);
+  } else {
+    soci::session s(*pool_);
+    body(s);
+  }
+  if (notify && listener_) listener_();
+}
+
+void Database::run_read(const std::function<void(soci::session&)>& f) {
+  soci::session s(*pool_);
+  f(s);
+}
+
+bool Database::ping() {
+  try {
+    int one = 0;
+    read([&](soci::session& s) { s << "SELECT 1", soci::into(one); });
+    return one == 1;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace oms::storage

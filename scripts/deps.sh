@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages OMS builds, tests and benchmarks with. Idempotent: a no-op when
+# everything is present. See ../shared/STACK.md for why each one (and the Boost 1.81 pitfall).
+set -euo pipefail
+pkgs=(g++ cmake ninja-build pkg-config ccache python3
+      libboost1.81-dev libboost-json1.81-dev
+      libsoci-dev libsqlite3-dev libpq-dev
+      libjwt-dev libspdlog-dev libcli11-dev prometheus-cpp-dev
+      libgtest-dev libgmock-dev
+      postgresql nats-server libnats-dev
+      wrk nginx-light)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,109 @@
+#include "services/gateway/gateway.h"
+
+#include <boost/json.hpp>
+
+#include "libs/core/clock.h"
+#include "libs/core/ids.h"
+#include "libs/core/log.h"
+#include "libs/http/json.h"
+#include "libs/http/json_writer.h"
+
+namespace oms::gateway {
+
+bool RateLimiter::allow(const std::string& key, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
+  Bucket& b = it->second;
+  b.tokens = std::min(burst_, b.tokens + (now - b.at_ms) * rps_ / 1000.0);
+  b.at_ms = now;
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  if (buckets_.size() > 100'000) buckets_.clear();  // bounded memory under address churn
+  return true;
+}
+
+Gateway::Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Metrics& metrics,
+                 Upstream upstream, std::function<bool()> ready)
+    : options_(options), jwt_(jwt), metrics_(metrics), upstream_(std::move(upstream)), ready_(std::move(ready)) {
+  if (options_.rate_limit_rps > 0) limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_rps);
+}
+
+http::Response Gateway::handle(http::Request& req) {
+  auto rid = req.header("x-request-id");
+  req.request_id = rid && is_token_id(*rid, 128) ? std::string(*rid) : new_uuid();
+  http::Response res = route(req);
+  res.set_header("X-Request-Id", req.request_id);
+  metrics_.http_request(req.method, res.status).Increment();
+  if (log::enabled(log::Level::kDebug) || res.status >= 500)
+    log::write(res.status >= 500 ? log::Level::kError : log::Level::kDebug, {"gateway", req.request_id},
+               req.method + " " + req.path + " " + std::to_string(res.status));
+  return res;
+}
+
+http::Response Gateway::route(http::Request& req) {
+  const std::string& p = req.path;
+  if (p == "/healthz" || p == "/readyz" || p == "/metrics") {
+    if (req.method != "GET") {
+      auto r = http::problem(405, "only GET is allowed", p);
+      r.set_header("Allow", "GET");
+      return r;
+    }
+    http::Response r;
+    if (p == "/metrics") {
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = metrics_.serialize();
+    } else if (p == "/healthz" || ready_()) {
+      r.body = R"({"status":"UP"})";
+    } else {
+      r = http::problem(503, "a database or the message bus is unreachable", p);
+    }
+    return r;
+  }
+  if (p == "/auth/login" || p == "/api/auth/login") {
+    if (req.method != "POST") {
+      auto r = http::problem(405, "only POST is allowed", p);
+      r.set_header("Allow", "POST");
+      return r;
+    }
+    return login(req);
+  }
+  if (p != "/api" && p.rfind("/api/", 0) != 0) return http::problem(404, "no route for " + p, p);
+
+  // Authentication first: without a valid token even an unknown route is a 401.
+  auto auth = req.header("authorization");
+  if (!auth || auth->size() < 7 || !(auth->substr(0, 7) == "Bearer " || auth->substr(0, 7) == "bearer "))
+    return http::problem(401, "a Bearer token is required", p);
+  auto user = jwt_.verify(auth->substr(7), now_ms() / 1000);
+  if (!user) return http::problem(401, user.error().detail, p);
+  if (limiter_ && (!limiter_->allow("u:" + *user, now_ms()) || !limiter_->allow("a:" + req.peer, now_ms())))
+    return http::problem(429, "rate limit exceeded", p);
+  req.user_id = *user;
+  // A client-sent X-User-Id is never trusted: replace it with the token's subject.
+  req.set_header("x-user-id", *user);
+  return upstream_(req);
+}
+
+http::Response Gateway::login(http::Request& req) {
+  std::optional<std::string> user;
+  if (auto q = req.query_param("userId")) user = std::string(*q);
+  if (!user) {
+    auto body = http::parse_body(req, /*optional=*/true);
+    if (!body) return http::from_error(body.error(), req.path);
+    if (!body->is_object()) return http::problem(400, "body must be a JSON object", req.path);
+    if (auto* u = body->as_object().if_contains("userId"); u && !u->is_null()) {
+      if (!u->is_string()) return http::problem(400, "userId must be a string", req.path);
+      user = std::string(u->as_string());
+    }
+  }
+  if (!user) return http::problem(400, "userId is required", req.path);
+  if (!auth::valid_user_id(*user))
+    return http::problem(400, "userId must be 1-128 characters without control characters", req.path);
+  http::JsonWriter w;
+  w.begin_object().field("token", jwt_.issue(*user, now_ms() / 1000)).field("tokenType", "Bearer");
+  w.field("expiresIn", jwt_.ttl_seconds()).end_object();
+  http::Response r;
+  r.body = w.take();
+  return r;
+}
+
+}  // namespace oms::gateway

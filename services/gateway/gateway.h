@@ -1,0 +1,56 @@
+#pragma once
+// The public entry: request ids, authentication (JWT → X-User-Id), rate limiting, login, the
+// operations endpoints, metrics, access logs; then the upstream — in embedded mode the services'
+// routers in this process, in distributed mode an HTTP client to their replicas.
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "libs/auth/jwt.h"
+#include "libs/http/message.h"
+#include "libs/runtime/metrics.h"
+
+namespace oms::gateway {
+
+struct GatewayOptions {
+  double rate_limit_rps = 0;  // per user and per client address; 0 = off
+};
+
+class RateLimiter {
+ public:
+  explicit RateLimiter(double rps) : rps_(rps), burst_(std::max(1.0, rps)) {}
+  // True when `key` may make one more request now.
+  bool allow(const std::string& key, std::int64_t now_ms);
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::int64_t at_ms;
+  };
+  double rps_, burst_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+class Gateway {
+ public:
+  using Upstream = std::function<http::Response(http::Request&)>;
+  Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Metrics& metrics, Upstream upstream,
+          std::function<bool()> ready);
+  http::Response handle(http::Request& req);
+
+ private:
+  http::Response route(http::Request& req);
+  http::Response login(http::Request& req);
+
+  GatewayOptions options_;
+  const auth::JwtCodec& jwt_;
+  runtime::Metrics& metrics_;
+  Upstream upstream_;
+  std::function<bool()> ready_;
+  std::unique_ptr<RateLimiter> limiter_;
+};
+
+}  // namespace oms::gateway

@@ -1,0 +1,30 @@
+#pragma once
+// The inventory's tables: `products` and `reservations` (one row per order: its lines and
+// whether they are RESERVED, RELEASED, COMMITTED or REJECTED). Only this service touches them.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libs/storage/database.h"
+#include "services/inventory/domain/inventory.h"
+
+namespace oms::inventory::adapters {
+
+const std::vector<std::string>& migrations();
+
+std::optional<domain::Product> load(soci::session& sql, const std::string& id);
+std::map<std::string, domain::Product> load_many(soci::session& sql, const std::vector<domain::Line>& lines);
+void insert(soci::session& sql, const domain::Product& p);  // throws on a duplicate id
+void save(soci::session& sql, const domain::Product& p);
+std::vector<domain::Product> list(soci::session& sql, const std::string& after, int limit);
+bool empty(soci::session& sql);
+
+struct Reservation {
+  std::string state;
+  std::vector<domain::Line> lines;
+};
+std::optional<Reservation> find_reservation(soci::session& sql, const std::string& order_id);
+void put_reservation(soci::session& sql, const std::string& order_id, const Reservation& r, std::int64_t now);
+
+}  // namespace oms::inventory::adapters

@@ -1,0 +1,35 @@
+#pragma once
+// The order service's tables: `orders` and `idempotency`. Only this service touches them.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libs/storage/database.h"
+#include "services/order/domain/order.h"
+
+namespace oms::order::adapters {
+
+const std::vector<std::string>& migrations();
+
+std::optional<domain::Order> load(soci::session& sql, const std::string& order_id);
+void insert(soci::session& sql, const domain::Order& o);
+void update(soci::session& sql, const domain::Order& o);
+
+struct ListQuery {
+  std::optional<std::string> status;
+  std::optional<std::string> email_lower;
+  int limit = 100;
+};
+std::vector<domain::Order> list(soci::session& sql, const ListQuery& q);
+
+struct StoredResponse {
+  std::string request;  // canonical request
+  int status;
+  std::string body;
+  std::string order_id;
+};
+std::optional<StoredResponse> find_key(soci::session& sql, const std::string& user, const std::string& key);
+void insert_key(soci::session& sql, const std::string& user, const std::string& key,
+                const StoredResponse& r, std::int64_t now);
+
+}  // namespace oms::order::adapters

@@ -1,0 +1,248 @@
+#include "services/order/module.h"
+
+#include <algorithm>
+
+#include "libs/contracts/messages.h"
+#include "libs/core/clock.h"
+#include "libs/core/ids.h"
+#include "libs/core/log.h"
+#include "libs/http/json.h"
+#include "libs/http/json_writer.h"
+#include "services/order/adapters/store.h"
+
+namespace oms::order {
+namespace {
+
+namespace c = oms::contracts;
+namespace json = boost::json;
+using domain::Order;
+
+std::string order_json(const Order& o) {
+  http::JsonWriter w;
+  w.begin_object();
+  w.field("orderId", o.order_id).field("status", o.status).field("customerEmail", o.customer_email);
+  w.field("userId", o.user_id);
+  w.key("items").begin_array();
+  for (const auto& l : o.items)
+    w.begin_object().field("productId", l.product_id).field("quantity", l.quantity).field("price", l.price).end_object();
+  w.end_array();
+  w.field("totalAmount", o.total).field("currency", o.currency);
+  w.field("paymentStatus", o.payment_status).field("inventoryStatus", o.inventory_status);
+  w.field("fulfillmentStatus", o.fulfillment_status).field("failureReason", o.failure_reason);
+  w.field("cancelRequested", o.cancel_requested);
+  w.field("createdAt", rfc3339(o.created_ms)).field("updatedAt", rfc3339(o.updated_ms));
+  w.key("completedAt");
+  o.completed_ms ? w.str(rfc3339(*o.completed_ms)) : w.null();
+  w.key("cancelledAt");
+  o.cancelled_ms ? w.str(rfc3339(*o.cancelled_ms)) : w.null();
+  w.end_object();
+  return w.take();
+}
+
+http::Response respond(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// Reads the body into a Draft, reporting wrong JSON types by field name.
+Result<domain::Draft> read_draft(const json::value& body) {
+  if (!body.is_object()) return fail(Errc::kInvalid, "body must be a JSON object");
+  const auto& o = body.as_object();
+  domain::Draft d;
+  if (auto* v = o.if_contains("customerEmail"); v && !v->is_null()) {
+    if (!v->is_string()) return fail(Errc::kInvalid, "customerEmail must be a string");
+    d.customer_email = std::string(v->as_string());
+  }
+  if (auto* v = o.if_contains("currency"); v && !v->is_null()) {
+    if (!v->is_string()) return fail(Errc::kInvalid, "currency must be a string");
+    d.currency = std::string(v->as_string());
+  }
+  if (auto* v = o.if_contains("items"); v && !v->is_null()) {
+    if (!v->is_array()) return fail(Errc::kInvalid, "items must be an array");
+    d.items_present = true;
+    const auto& arr = v->as_array();
+    if (arr.size() > 100) return fail(Errc::kInvalid, "items must have 1 to 100 entries");
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      std::string at = "items[" + std::to_string(i) + "]";
+      if (!arr[i].is_object()) return fail(Errc::kInvalid, at + " must be an object");
+      const auto& it = arr[i].as_object();
+      domain::Line line;
+      auto* pid = it.if_contains("productId");
+      if (!pid || !pid->is_string()) return fail(Errc::kInvalid, at + ".productId must be a string");
+      line.product_id = std::string(pid->as_string());
+      auto* q = it.if_contains("quantity");
+      if (!q) return fail(Errc::kInvalid, at + ".quantity is required");
+      if (q->is_int64()) line.quantity = q->as_int64();
+      else if (q->is_uint64()) line.quantity = -1;  // beyond int64: out of range below
+      else if (q->is_double() && q->as_double() == static_cast<double>(static_cast<long long>(q->as_double())) &&
+               std::abs(q->as_double()) < 1e15)
+        line.quantity = static_cast<long long>(q->as_double());
+      else return fail(Errc::kInvalid, at + ".quantity must be an integer");
+      if (q->is_uint64() || (line.quantity < 1 || line.quantity > 10000))
+        return fail(Errc::kInvalid, at + ".quantity must be >= 1 and <= 10000");
+      auto* p = it.if_contains("price");
+      if (!p) return fail(Errc::kInvalid, at + ".price is required");
+      std::optional<Money> m;
+      if (p->is_int64()) {
+        if (p->as_int64() > 1'000'000 || p->as_int64() < -1'000'000)
+          return fail(Errc::kInvalid, at + ".price must be > 0 and <= 1000000");
+        m = Money{p->as_int64() * 100};
+      } else if (p->is_uint64()) {
+        return fail(Errc::kInvalid, at + ".price must be > 0 and <= 1000000");
+      } else if (p->is_double()) {
+        double dv = p->as_double();
+        if (!(dv > 0) || dv > 1'000'000) return fail(Errc::kInvalid, at + ".price must be > 0 and <= 1000000");
+        m = money_from_double(dv);
+        if (!m) return fail(Errc::kInvalid, at + ".price must have at most 2 decimals");
+      } else {
+        return fail(Errc::kInvalid, at + ".price must be a number");
+      }
+      line.price = *m;
+      d.items.push_back(std::move(line));
+    }
+  }
+  return d;
+}
+
+http::Response create_order(storage::Database& db, runtime::Metrics& metrics, http::Request& req) {
+  auto key = req.header("idempotency-key");
+  if (!key) return http::problem(400, "Idempotency-Key header is required", req.path);
+  if (!domain::valid_idempotency_key(*key))
+    return http::problem(400, "Idempotency-Key must be 1-255 visible ASCII characters", req.path);
+  auto body = http::parse_body(req);
+  if (!body) return http::from_error(body.error(), req.path);
+  auto draft = read_draft(*body);
+  if (!draft) return http::from_error(draft.error(), req.path);
+  auto valid = domain::validate(*draft);
+  if (!valid) return http::from_error(valid.error(), req.path);
+
+  std::string canonical = domain::canonical(*valid), key_s(*key);
+  struct Outcome {
+    int status;
+    std::string body;
+    std::string order_id;
+    bool replayed = false;
+  };
+  Outcome out = db.write([&](storage::Tx& tx) -> Outcome {
+    // The key, the order and the outbox row commit together; a concurrent duplicate waits for
+    // the writer lock (SQLite) or the key's primary key (PostgreSQL) and then replays.
+    if (auto prior = adapters::find_key(tx.sql, req.user_id, key_s)) {
+      if (prior->request != canonical)
+        return {422, "", prior->order_id};
+      return {prior->status, prior->body, prior->order_id, true};
+    }
+    long long now = now_ms();
+    Order o = domain::create(new_uuid(), req.user_id, *valid, now);
+    adapters::insert(tx.sql, o);
+    std::string json = order_json(o);
+    adapters::insert_key(tx.sql, req.user_id, key_s, {canonical, 201, json, o.order_id}, now);
+    std::vector<c::Line> lines;
+    for (const auto& l : o.items) lines.push_back({l.product_id, l.quantity, l.price.minor});
+    c::emit(tx, c::OrderCreated{o.order_id, o.user_id, o.customer_email, lines, o.total.minor, o.currency});
+    return {201, std::move(json), o.order_id};
+  });
+  if (out.status == 422)
+    return http::problem(422, "Idempotency-Key was already used with a different request", req.path);
+  if (!out.replayed) {
+    metrics.orders_created.Increment();
+    log::info({"order", req.request_id, out.order_id}, "order created");
+  }
+  http::Response r = respond(out.status, std::move(out.body));
+  r.set_header("Location", "/api/orders/" + out.order_id);
+  if (out.replayed) r.set_header("Idempotent-Replayed", "true");
+  return r;
+}
+
+http::Response list_orders(storage::Database& db, http::Request& req, std::optional<std::string> email) {
+  auto limit = http::parse_limit(req);
+  if (!limit) return http::from_error(limit.error(), req.path);
+  adapters::ListQuery q;
+  q.limit = *limit;
+  if (auto st = req.query_param("status"); st && !st->empty()) {
+    static const std::vector<std::string> kStatuses = {"PENDING", "COMPLETED", "FAILED", "CANCELLED"};
+    if (std::find(kStatuses.begin(), kStatuses.end(), *st) == kStatuses.end())
+      return http::problem(400, "status must be one of PENDING, COMPLETED, FAILED, CANCELLED", req.path);
+    q.status = std::string(*st);
+  }
+  if (email) {
+    std::transform(email->begin(), email->end(), email->begin(), [](unsigned char ch) { return std::tolower(ch); });
+    q.email_lower = *email;
+  }
+  auto orders = db.read([&](soci::session& sql) { return adapters::list(sql, q); });
+  std::string body = "[";
+  for (std::size_t i = 0; i < orders.size(); ++i) body += (i ? "," : "") + order_json(orders[i]);
+  return respond(200, body + "]");
+}
+
+http::Response cancel_order(storage::Database& db, http::Request& req) {
+  const auto& id = req.params["orderId"];
+  if (!is_uuid(id)) return http::problem(404, "order " + id + " not found", req.path);
+  auto body = http::parse_body(req, /*optional=*/true);
+  if (!body) return http::from_error(body.error(), req.path);
+  std::optional<std::string> reason;
+  if (body->is_object()) {
+    if (auto* r = body->as_object().if_contains("reason"); r && !r->is_null()) {
+      if (!r->is_string()) return http::problem(400, "reason must be a string", req.path);
+      if (r->as_string().size() > 500) return http::problem(400, "reason must be at most 500 characters", req.path);
+      reason = std::string(r->as_string());
+    }
+  } else {
+    return http::problem(400, "body must be a JSON object", req.path);
+  }
+  std::string lower_id = id;
+  std::transform(lower_id.begin(), lower_id.end(), lower_id.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return db.write([&](storage::Tx& tx) -> http::Response {
+    auto o = adapters::load(tx.sql, lower_id);
+    if (!o) return http::problem(404, "order " + id + " not found", req.path);
+    auto decision = domain::request_cancel(*o, now_ms());
+    if (!decision) return http::from_error(decision.error(), req.path);
+    if (*decision == domain::CancelDecision::kAlreadyCancelled) return respond(200, order_json(*o));
+    if (*decision == domain::CancelDecision::kAccept) {
+      adapters::update(tx.sql, *o);
+      c::emit(tx, c::OrderCancelRequested{o->order_id, reason});
+      log::info({"order", req.request_id, o->order_id}, "cancel requested");
+    }
+    return respond(202, order_json(*o));
+  });
+}
+
+}  // namespace
+
+runtime::Background register_order(runtime::ServiceContext& ctx) {
+  ctx.db.migrate("order", adapters::migrations());
+  auto& db = ctx.db;
+  auto& metrics = ctx.metrics;
+
+  ctx.bus.subscribe(bus::Subscription{
+      "order", {std::string(c::SagaUpdated::kSubject)}, &ctx.db,
+      [&metrics](const bus::Message& m, storage::Tx& tx) {
+        auto e = c::decode<c::SagaUpdated>(m.payload);
+        auto o = adapters::load(tx.sql, e.orderId);
+        if (!o) throw std::runtime_error("saga update for unknown order " + e.orderId);
+        domain::SagaView v{e.orderStatus, e.paymentStatus, e.inventoryStatus, e.fulfillmentStatus,
+                           e.reason, e.cancelRequested, e.version, e.atMs};
+        if (domain::follow(*o, v)) adapters::update(tx.sql, *o);
+        metrics.messages_handled.Increment();
+      }});
+
+  ctx.router.add("POST", "/api/orders", [&db, &metrics](http::Request& req) { return create_order(db, metrics, req); });
+  ctx.router.add("GET", "/api/orders", [&db](http::Request& req) { return list_orders(db, req, std::nullopt); });
+  ctx.router.add("GET", "/api/orders/customer/{email}", [&db](http::Request& req) {
+    std::string email = req.params["email"];
+    return list_orders(db, req, email);
+  });
+  ctx.router.add("GET", "/api/orders/{orderId}", [&db](http::Request& req) {
+    std::string id = req.params["orderId"];
+    if (!is_uuid(id)) return http::problem(404, "order " + id + " not found", req.path);
+    std::transform(id.begin(), id.end(), id.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    auto o = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
+    if (!o) return http::problem(404, "order " + id + " not found", req.path);
+    return respond(200, order_json(*o));
+  });
+  ctx.router.add("PUT", "/api/orders/{orderId}/cancel", [&db](http::Request& req) { return cancel_order(db, req); });
+  return {};
+}
+
+}  // namespace oms::order
