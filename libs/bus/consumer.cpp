@@ -1,19 +1,29 @@
 #include "libs/bus/consumer.h"
 
+#include <stdexcept>
+
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
 
 namespace oms::bus {
 
-std::vector<Result> handle_batch(const Subscription& sub, std::span<const Message* const> batch) {
+namespace {
+
+struct OneFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// One transaction for the whole batch. `isolate` puts each message in a savepoint so that a
+// handler that throws loses only its own effects; without it the first failure aborts the
+// attempt (savepoints cost two statements per message, so they are used only when needed).
+std::vector<Result> attempt(const Subscription& sub, std::span<const Message* const> batch, bool isolate) {
   std::vector<Result> out;
-  out.reserve(batch.size());
   sub.db->write([&](storage::Tx& tx) {
     out.clear();
     long long now = now_ms();
     for (const Message* m : batch) {
-      tx.sql << "SAVEPOINT msg";
+      if (isolate) tx.sql << "SAVEPOINT msg";
       try {
         long long fresh = storage::exec(
             tx.sql,
@@ -26,8 +36,9 @@ std::vector<Result> handle_batch(const Subscription& sub, std::span<const Messag
           sub.handler(*m, tx);
           out.push_back({Outcome::kHandled, {}});
         }
-        tx.sql << "RELEASE SAVEPOINT msg";
+        if (isolate) tx.sql << "RELEASE SAVEPOINT msg";
       } catch (const std::exception& e) {
+        if (!isolate) throw OneFailed(e.what());
         tx.sql << "ROLLBACK TO SAVEPOINT msg";
         tx.sql << "RELEASE SAVEPOINT msg";
         out.push_back({Outcome::kFailed, e.what()});
@@ -35,6 +46,17 @@ std::vector<Result> handle_batch(const Subscription& sub, std::span<const Messag
     }
   });
   return out;
+}
+
+}  // namespace
+
+std::vector<Result> handle_batch(const Subscription& sub, std::span<const Message* const> batch) {
+  try {
+    return attempt(sub, batch, /*isolate=*/false);
+  } catch (const OneFailed&) {
+    // Rolled back as a whole: run it again with each message isolated.
+    return attempt(sub, batch, /*isolate=*/true);
+  }
 }
 
 void dead_letter(const Subscription& sub, const Message& msg, const std::string& error, int attempts) {

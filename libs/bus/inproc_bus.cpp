@@ -95,8 +95,13 @@ void InProcBus::run(Consumer& c) {
     msgs.clear();
     for (auto& d : batch) msgs.push_back(d.msg.get());
     std::vector<Result> results;
+    auto t0 = std::chrono::steady_clock::now();
     try {
       results = handle_batch(c.sub, msgs);
+      if (log::enabled(log::Level::kDebug)) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+        log::debug({c.sub.consumer}, "batch of " + std::to_string(msgs.size()) + " in " + std::to_string(us) + " us");
+      }
     } catch (const std::exception& e) {
       // The transaction itself failed (e.g. the disk): every message is retried.
       log::error({c.sub.consumer}, std::string("batch failed: ") + e.what());

@@ -20,7 +20,7 @@ namespace oms::bus {
 
 class InProcBus final : public Bus {
  public:
-  explicit InProcBus(std::size_t max_batch = 256) : max_batch_(max_batch) {}
+  explicit InProcBus(std::size_t max_batch = 1024) : max_batch_(max_batch) {}
   ~InProcBus() override;
 
   void subscribe(Subscription sub) override;

@@ -1,14 +1,13 @@
 #include "libs/bus/relay.h"
 
-#include <future>
-
 #include "libs/core/log.h"
 #include "libs/storage/row.h"
 
 namespace oms::bus {
 
-Relay::Relay(storage::Database& db, Bus& bus, std::string name, int max_batch)
-    : db_(db), bus_(bus), name_(std::move(name)), max_batch_(max_batch) {}
+Relay::Relay(storage::Database& db, Bus& bus, std::string name, int max_batch, int window)
+    : db_(db), bus_(bus), name_(std::move(name)), max_batch_(max_batch),
+      window_(db.is_sqlite() ? static_cast<std::size_t>(window) : 1) {}
 
 Relay::~Relay() { stop(); }
 
@@ -33,54 +32,88 @@ void Relay::notify() {
 void Relay::run() {
   int failures = 0;
   while (!stopping_) {
-    std::size_t n = 0;
+    bool progress = false;
     try {
-      n = publish_once();
+      progress = settle();
+      progress = fill_window() || progress;
+      if (in_flight_.empty()) flush_deletes(true);
       failures = 0;
     } catch (const std::exception& e) {
       ++failures;
       log::error({name_}, std::string("relay: ") + e.what());
+      // Start over from the last acknowledged row: re-publishing is safe (inbox de-duplication).
+      in_flight_.clear();
+      read_cursor_ = acked_cursor_;
     }
-    if (n > 0) continue;  // there may be more right away
-    idle_ = failures == 0;
+    idle_ = failures == 0 && in_flight_.empty() && !progress;
+    if (progress) continue;
     std::unique_lock lock(mu_);
     auto wait = failures ? std::chrono::milliseconds(std::min(2000, 100 << std::min(failures, 4)))
-                         : std::chrono::milliseconds(200);
+                         : std::chrono::milliseconds(in_flight_.empty() ? 200 : 20);
     cv_.wait_for(lock, wait, [&] { return wake_ || stopping_.load(); });
     wake_ = false;
   }
 }
 
-std::size_t Relay::publish_once() {
-  std::vector<Message> batch;
-  std::vector<long long> seqs;
-  db_.read([&](soci::session& s) {
-    soci::rowset<soci::row> rows = (s.prepare << "SELECT seq, id, subject, payload, created_ms FROM outbox"
-                                                 " ORDER BY seq LIMIT :n",
-                                    soci::use(max_batch_, "n"));
-    for (const auto& r : rows) {
-      seqs.push_back(storage::get_int(r, 0));
-      batch.push_back(Message{storage::get_str(r, 1), storage::get_str(r, 2), storage::get_str(r, 3),
-                              storage::get_int(r, 4)});
+bool Relay::fill_window() {
+  bool sent = false;
+  bool by_cursor = db_.is_sqlite();
+  while (in_flight_.size() < window_) {
+    long long after = by_cursor ? read_cursor_ : 0;
+    std::vector<Message> batch;
+    auto flight = std::make_shared<InFlight>();
+    db_.read([&](soci::session& s) {
+      soci::rowset<soci::row> rows =
+          (s.prepare << "SELECT seq, id, subject, payload, created_ms FROM outbox"
+                        " WHERE seq > :after ORDER BY seq LIMIT :n",
+           soci::use(after, "after"), soci::use(max_batch_, "n"));
+      for (const auto& r : rows) {
+        flight->seqs.push_back(storage::get_int(r, 0));
+        batch.push_back(Message{storage::get_str(r, 1), storage::get_str(r, 2), storage::get_str(r, 3),
+                                storage::get_int(r, 4)});
+      }
+    });
+    if (batch.empty()) break;
+    read_cursor_ = flight->seqs.back();
+    in_flight_.push_back(flight);
+    sent = true;
+    // The callback runs on a consumer thread and may outlive the relay's interest in it.
+    std::weak_ptr<InFlight> weak = flight;
+    bus_.publish(std::move(batch), [this, weak](bool ok) {
+      if (auto f = weak.lock()) f->state = ok ? 1 : -1;
+      notify();
+    });
+  }
+  return sent;
+}
+
+bool Relay::settle() {
+  bool any = false;
+  while (!in_flight_.empty() && in_flight_.front()->state.load() != 0) {
+    auto f = in_flight_.front();
+    if (f->state.load() < 0) throw std::runtime_error("bus did not accept a batch");
+    in_flight_.pop_front();
+    published_ += f->seqs.size();
+    any = true;
+    if (db_.is_sqlite()) {
+      // Deleted lazily, many at a time: a crash before the delete only re-publishes them.
+      acked_cursor_ = f->seqs.back();
+      unflushed_ += f->seqs.size();
+      flush_deletes(false);
+    } else {
+      std::string in;
+      for (auto s : f->seqs) in += (in.empty() ? "" : ",") + std::to_string(s);
+      db_.write([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq IN (" + in + ")"; });
     }
-  });
-  if (batch.empty()) return 0;
-  idle_ = false;
-  std::size_t n = batch.size();
-  // The callback may outlive this call when the relay is stopped while waiting: share the promise.
-  auto acked = std::make_shared<std::promise<bool>>();
-  auto fut = acked->get_future();
-  bus_.publish(std::move(batch), [acked](bool ok) { acked->set_value(ok); });
-  while (fut.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
-    if (stopping_) return 0;
-  if (!fut.get()) throw std::runtime_error("bus did not accept the batch");
-  // Delete exactly the rows published (never a range: on PostgreSQL a lower sequence number may
-  // commit later than a higher one).
-  std::string in;
-  for (auto s : seqs) in += (in.empty() ? "" : ",") + std::to_string(s);
-  db_.write([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq IN (" + in + ")"; });
-  published_ += n;
-  return n;
+  }
+  return any;
+}
+
+void Relay::flush_deletes(bool force) {
+  if (unflushed_ == 0 || (!force && unflushed_ < 4096)) return;
+  long long upto = acked_cursor_;
+  db_.write([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq <= :upto", soci::use(upto, "upto"); });
+  unflushed_ = 0;
 }
 
 }  // namespace oms::bus

@@ -32,12 +32,15 @@ struct OrderCreated {
 };
 BOOST_DESCRIBE_STRUCT(OrderCreated, (), (orderId, userId, customerEmail, items, amountMinor, currency))
 
+// `cancelSeq` counts the cancels the order service accepted for this order; the saga echoes the
+// highest it has seen, so the order knows whether an update was written before or after it.
 struct OrderCancelRequested {
   static constexpr std::string_view kSubject = "order.cancel_requested";
   std::string orderId;
   std::optional<std::string> reason;
+  std::int64_t cancelSeq;
 };
-BOOST_DESCRIBE_STRUCT(OrderCancelRequested, (), (orderId, reason))
+BOOST_DESCRIBE_STRUCT(OrderCancelRequested, (), (orderId, reason, cancelSeq))
 
 // ---- inventory ----
 struct ReserveInventory {
@@ -160,6 +163,7 @@ struct SagaUpdated {
   std::string paymentStatus, inventoryStatus;
   std::optional<std::string> fulfillmentStatus, reason;
   bool cancelRequested;
+  std::int64_t cancelSeq;  // the highest OrderCancelRequested.cancelSeq the saga has seen
   std::int64_t version;  // increases with every transition: stale updates are ignored
   std::int64_t atMs;
   std::int64_t amountMinor;
@@ -167,7 +171,8 @@ struct SagaUpdated {
 };
 BOOST_DESCRIBE_STRUCT(SagaUpdated, (),
                       (orderId, customerEmail, state, orderStatus, paymentStatus, inventoryStatus,
-                       fulfillmentStatus, reason, cancelRequested, version, atMs, amountMinor, currency))
+                       fulfillmentStatus, reason, cancelRequested, cancelSeq, version, atMs, amountMinor,
+                       currency))
 
 template <class T>
 std::string encode(const T& m) {

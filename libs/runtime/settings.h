@@ -22,7 +22,7 @@ struct Settings {
   int payment_delay_ms = 0;    // fault injection: simulated provider latency
   int inventory_delay_ms = 0;  // fault injection: simulated warehouse latency
   double rate_limit_rps = 0;   // per user and per client address; 0 = off
-  int worker_threads = 8;
+  int worker_threads = 32;  // handlers block on fsync: more threads, bigger group commits
 };
 
 }  // namespace oms::runtime

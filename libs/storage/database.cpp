@@ -87,10 +87,95 @@ void Database::migrate(std::string_view service, const std::vector<std::string>&
   });
 }
 
+struct Database::Job {
+  const std::function<void(Tx&)>* f;
+  std::exception_ptr error;
+  bool published = false;
+  bool done = false;
+};
+
+namespace {
+struct JobFailed {};
+}  // namespace
+
+// Runs the group in one transaction. First without savepoints (two statements fewer per job);
+// if a job throws, the whole attempt is rolled back and the group runs again with each job in
+// its own savepoint, so that only the failing job loses its changes.
+void Database::run_group(std::vector<Job*>& jobs) {
+  soci::session& s = *writer_;
+  for (bool isolate : {false, true}) {
+    if (jobs.size() == 1) isolate = true;  // nothing to separate: one attempt is enough
+    try {
+      s << "BEGIN IMMEDIATE";
+      for (Job* job : jobs) {
+        job->error = nullptr;
+        job->published = false;
+        if (isolate) s << "SAVEPOINT job";
+        Tx tx(s);
+        try {
+          (*job->f)(tx);
+          if (isolate) s << "RELEASE SAVEPOINT job";
+          job->published = tx.published_any();
+        } catch (...) {
+          if (!isolate) throw JobFailed{};
+          job->error = std::current_exception();
+          s << "ROLLBACK TO SAVEPOINT job";  // throws if SQLite already rolled back everything
+          s << "RELEASE SAVEPOINT job";
+        }
+      }
+      s << "COMMIT";
+      return;
+    } catch (const JobFailed&) {
+      try {
+        s << "ROLLBACK";
+      } catch (...) {
+      }
+    } catch (...) {
+      // The transaction itself failed: nothing of this group is stored.
+      try {
+        s << "ROLLBACK";
+      } catch (...) {
+      }
+      auto err = std::current_exception();
+      for (Job* job : jobs) {
+        if (!job->error) job->error = err;
+        job->published = false;
+      }
+      return;
+    }
+  }
+}
+
 void Database::run_write(const std::function<void(Tx&)>& f) {
   bool notify = false;
-  auto body = [&](soci::session& s) {
-    s << (sqlite_ ? "BEGIN IMMEDIATE" : "BEGIN");
+  if (sqlite_) {
+    Job job{&f};
+    std::unique_lock lock(queue_mu_);
+    queue_.push_back(&job);
+    while (!job.done) {
+      if (leader_active_) {
+        queue_cv_.wait(lock);
+        continue;
+      }
+      // Lead: take everything queued so far and commit it as one transaction.
+      leader_active_ = true;
+      std::vector<Job*> group;
+      group.swap(queue_);
+      lock.unlock();
+      run_group(group);
+      lock.lock();
+      for (Job* j : group) {
+        j->done = true;
+        notify = notify || j->published;
+      }
+      leader_active_ = false;
+      queue_cv_.notify_all();
+    }
+    lock.unlock();
+    if (job.error) std::rethrow_exception(job.error);
+  } else {
+    soci::session s(*pool_);
+    s << "BEGIN";
     Tx tx(s);
     try {
       f(tx);
@@ -103,13 +188,6 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
       throw;
     }
     notify = tx.published_any();
-  };
-  if (sqlite_) {
-    std::lock_guard lock(write_mu_);
-    body(*writer_);
-  } else {
-    soci::session s(*pool_);
-    body(s);
   }
   if (notify && listener_) listener_();
 }

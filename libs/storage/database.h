@@ -1,15 +1,23 @@
 #pragma once
 // One service's database: SQLite (embedded mode) or PostgreSQL (distributed mode) through SOCI.
 //
-// write(f) runs f(Tx&) in one transaction. Messages the transaction publishes go to this
-// database's outbox table in the same transaction, and the commit listener (the relay) is woken
-// after commit. On SQLite, writers are serialized by an in-process mutex (SQLite allows one
-// writer anyway, and its own busy-wait sleeps in milliseconds); readers use a pool of
-// connections and never wait for writers (WAL).
+// write(f) runs f(Tx&) atomically: its changes and the messages it publishes (this database's
+// outbox) commit together or not at all, and the commit listener (the relay) is woken after the
+// commit. write() returns only once the commit is durable.
+//
+// On SQLite, writes are group-committed: SQLite allows one writer at a time and an fsync costs
+// ~100 µs or more, so concurrent write() calls are queued and the first caller runs a whole
+// queue of them in one transaction, each inside its own SAVEPOINT (a function that throws rolls
+// back only its own changes and gets its exception back). One fsync then covers many requests:
+// that is how durability=full and throughput coexist. Readers use a pool of connections and
+// never wait for writers (WAL). On PostgreSQL each write is its own transaction on a pooled
+// connection.
 //
 // Threads: any thread may call read/write; they block, so never call them from an I/O thread.
 #include <soci/soci.h>
 
+#include <condition_variable>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -100,8 +108,15 @@ class Database {
   DbOptions options_;
   bool sqlite_;
   std::string name_;
-  std::mutex write_mu_;
-  std::unique_ptr<soci::session> writer_;   // SQLite only
+  struct Job;
+  void run_group(std::vector<Job*>& jobs);
+
+  // Group commit (SQLite): the queue of pending writes and whether a leader is running one.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Job*> queue_;
+  bool leader_active_ = false;
+  std::unique_ptr<soci::session> writer_;   // SQLite only; used by the current leader
   std::unique_ptr<soci::connection_pool> pool_;
   std::function<void()> listener_;
 };

@@ -62,7 +62,6 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
       return;
     }
     auto products = adapters::load_many(tx.sql, lines);
-    auto before = products;
     if (auto reason = domain::reserve(products, lines, now)) {
       adapters::put_reservation(tx.sql, cmd.orderId, {"REJECTED", lines}, now);
       c::emit(tx, c::InventoryRejected{cmd.orderId, *reason});

@@ -201,7 +201,7 @@ http::Response cancel_order(storage::Database& db, http::Request& req) {
     if (*decision == domain::CancelDecision::kAlreadyCancelled) return respond(200, order_json(*o));
     if (*decision == domain::CancelDecision::kAccept) {
       adapters::update(tx.sql, *o);
-      c::emit(tx, c::OrderCancelRequested{o->order_id, reason});
+      c::emit(tx, c::OrderCancelRequested{o->order_id, reason, o->cancel_seq});
       log::info({"order", req.request_id, o->order_id}, "cancel requested");
     }
     return respond(202, order_json(*o));
@@ -222,7 +222,7 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
         auto o = adapters::load(tx.sql, e.orderId);
         if (!o) throw std::runtime_error("saga update for unknown order " + e.orderId);
         domain::SagaView v{e.orderStatus, e.paymentStatus, e.inventoryStatus, e.fulfillmentStatus,
-                           e.reason, e.cancelRequested, e.version, e.atMs};
+                           e.reason, e.cancelRequested, e.version, e.atMs, e.cancelSeq};
         if (domain::follow(*o, v)) adapters::update(tx.sql, *o);
         metrics.messages_handled.Increment();
       }});

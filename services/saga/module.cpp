@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <thread>
+#include <tuple>
 
 #include "libs/contracts/messages.h"
 #include "libs/core/clock.h"
@@ -20,8 +21,16 @@ using domain::Command;
 using domain::Effects;
 using domain::Saga;
 
+// What the order service shows of the saga: it is told only when this changes.
+using View = std::tuple<std::string, std::string, std::string, std::optional<std::string>,
+                        std::optional<std::string>, bool, std::int64_t>;
+View view_of(const Saga& s) {
+  return {std::string(s.order_status()), s.payment_status, s.inventory_status, s.fulfillment_status,
+          s.reason, s.cancel_requested, s.cancel_seq};
+}
+
 // Writes what one input caused: the saga row, its history, the commands and the order's view.
-void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& metrics) {
+void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& metrics, const View& before) {
   if (!fx.changed) {
     if (fx.ignored) log::debug({"saga", {}, s.order_id}, "ignored: " + *fx.ignored);
     return;
@@ -42,9 +51,10 @@ void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& 
       case Command::kCancelFulfillment: c::emit(tx, c::CancelFulfillment{s.order_id}); break;
     }
   }
-  c::emit(tx, c::SagaUpdated{s.order_id, s.customer_email, std::string(domain::to_string(s.state)),
+  if (view_of(s) != before || fx.reached)
+    c::emit(tx, c::SagaUpdated{s.order_id, s.customer_email, std::string(domain::to_string(s.state)),
                              std::string(s.order_status()), s.payment_status, s.inventory_status,
-                             s.fulfillment_status, s.reason, s.cancel_requested, s.version,
+                             s.fulfillment_status, s.reason, s.cancel_requested, s.cancel_seq, s.version,
                              s.updated_ms, s.amount_minor, s.currency});
   if (fx.reached) {
     if (*fx.reached == domain::State::kCompleted) metrics.sagas_completed.Increment();
@@ -65,7 +75,8 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
     Saga s = Saga::start(e.orderId, e.customerEmail, e.amountMinor, e.currency, std::move(items), now,
                          settings.step_timeout_ms, fx);
     adapters::insert(tx.sql, s);
-    apply(tx, s, fx, metrics);
+    Saga fresh;
+    apply(tx, s, fx, metrics, view_of(fresh));
     return;
   }
   // Every other message names an order whose saga must exist.
@@ -74,6 +85,7 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
   auto loaded = adapters::load(tx.sql, order_id);
   if (!loaded) throw std::runtime_error("no saga for order " + order_id + " (" + m.subject + ")");
   Saga& s = *loaded;
+  const View before = view_of(s);
   Effects fx;
   const auto& subj = m.subject;
   if (subj == c::InventoryReserved::kSubject) fx = s.on_inventory_reserved(now);
@@ -93,8 +105,11 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
   else if (subj == c::ShipmentDispatched::kSubject) fx = s.on_shipment_dispatched(now);
   else if (subj == c::ShipmentDelivered::kSubject) fx = s.on_shipment_delivered(now);
   else if (subj == c::OrderCancelRequested::kSubject)
-    fx = s.on_cancel_requested(c::decode<c::OrderCancelRequested>(m.payload).reason, now);
-  apply(tx, s, fx, metrics);
+  {
+    auto e = c::decode<c::OrderCancelRequested>(m.payload);
+    fx = s.on_cancel_requested(e.reason, now, e.cancelSeq);
+  }
+  apply(tx, s, fx, metrics, before);
 }
 
 std::string saga_json(const Saga& s, const std::vector<domain::HistoryEntry>* history) {
@@ -169,10 +184,11 @@ class Timer {
       for (const auto& id : due) {
         auto s = adapters::load(tx.sql, id);
         if (!s) continue;
+        const View before = view_of(*s);
         auto fx = s->on_tick(now);
         if (fx.changed) log::warn({"saga", {}, id}, "step deadline passed while " +
                                                         std::string(domain::to_string(s->state)));
-        apply(tx, *s, fx, metrics_);
+        apply(tx, *s, fx, metrics_, before);
       }
     });
   }

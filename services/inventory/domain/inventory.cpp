@@ -14,8 +14,12 @@ std::optional<std::string> reserve(std::map<std::string, Product>& products, con
     if (it->second.price_minor && *it->second.price_minor != l.price_minor)
       return "PRICE_MISMATCH: " + l.product_id;
   }
+  // Lines of one product count together (the order service refuses duplicates, but the rule
+  // must not depend on it).
+  std::map<std::string, std::int64_t> wanted;
+  for (const auto& l : lines) wanted[l.product_id] += l.quantity;
   for (const auto& l : lines)
-    if (products[l.product_id].available < l.quantity) return "INSUFFICIENT_STOCK: " + l.product_id;
+    if (products[l.product_id].available < wanted[l.product_id]) return "INSUFFICIENT_STOCK: " + l.product_id;
   for (const auto& l : lines) {
     auto& p = products[l.product_id];
     p.available -= l.quantity;

@@ -19,7 +19,7 @@ const std::vector<std::string>& migrations() {
       " customer_email TEXT NOT NULL, email_lower TEXT NOT NULL, items TEXT NOT NULL,"
       " total_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL,"
       " payment_status TEXT NOT NULL, inventory_status TEXT NOT NULL, fulfillment_status TEXT,"
-      " failure_reason TEXT, cancel_requested BIGINT NOT NULL, saga_version BIGINT NOT NULL,"
+      " failure_reason TEXT, cancel_requested BIGINT NOT NULL, cancel_seq BIGINT NOT NULL, saga_version BIGINT NOT NULL,"
       " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, completed_ms BIGINT,"
       " cancelled_ms BIGINT)",
       "CREATE INDEX orders_created ON orders (created_ms)",
@@ -37,7 +37,7 @@ namespace {
 constexpr const char* kColumns =
     "order_id, user_id, customer_email, items, total_minor, currency, status, payment_status,"
     " inventory_status, fulfillment_status, failure_reason, cancel_requested, saga_version,"
-    " created_ms, updated_ms, completed_ms, cancelled_ms";
+    " created_ms, updated_ms, completed_ms, cancelled_ms, cancel_seq";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -64,6 +64,7 @@ Order from_row(const soci::row& r) {
   o.updated_ms = get_int(r, 14);
   o.completed_ms = get_opt_int(r, 15);
   o.cancelled_ms = get_opt_int(r, 16);
+  o.cancel_seq = get_int(r, 17);
   return o;
 }
 
@@ -87,31 +88,32 @@ void insert(soci::session& sql, const Order& o) {
   std::vector<contracts::Line> lines;
   for (const auto& l : o.items) lines.push_back({l.product_id, l.quantity, l.price.minor});
   std::string items = contracts::encode(lines), email_lower = lower(o.customer_email);
-  long long total = o.total.minor, cancel = o.cancel_requested, version = o.saga_version,
+  long long total = o.total.minor, cancel = o.cancel_requested, cseq = o.cancel_seq, version = o.saga_version,
             created = o.created_ms, updated = o.updated_ms;
   sql << "INSERT INTO orders (order_id, user_id, customer_email, email_lower, items, total_minor,"
-         " currency, status, payment_status, inventory_status, cancel_requested, saga_version,"
+         " currency, status, payment_status, inventory_status, cancel_requested, cancel_seq, saga_version,"
          " created_ms, updated_ms) VALUES (:id, :user, :email, :lower, :items, :total, :currency,"
-         " :status, :pay, :inv, :cancel, :version, :created, :updated)",
+         " :status, :pay, :inv, :cancel, :cseq, :version, :created, :updated)",
       soci::use(o.order_id, "id"), soci::use(o.user_id, "user"), soci::use(o.customer_email, "email"),
       soci::use(email_lower, "lower"), soci::use(items, "items"), soci::use(total, "total"),
       soci::use(o.currency, "currency"), soci::use(o.status, "status"),
       soci::use(o.payment_status, "pay"), soci::use(o.inventory_status, "inv"),
-      soci::use(cancel, "cancel"), soci::use(version, "version"), soci::use(created, "created"),
+      soci::use(cancel, "cancel"), soci::use(cseq, "cseq"), soci::use(version, "version"),
+      soci::use(created, "created"),
       soci::use(updated, "updated");
 }
 
 void update(soci::session& sql, const Order& o) {
   storage::NullableText ful(o.fulfillment_status), reason(o.failure_reason);
   NullableInt completed(o.completed_ms), cancelled(o.cancelled_ms);
-  long long cancel = o.cancel_requested, version = o.saga_version, updated = o.updated_ms;
+  long long cancel = o.cancel_requested, cseq = o.cancel_seq, version = o.saga_version, updated = o.updated_ms;
   sql << "UPDATE orders SET status = :status, payment_status = :pay, inventory_status = :inv,"
-         " fulfillment_status = :ful, failure_reason = :reason, cancel_requested = :cancel,"
+         " fulfillment_status = :ful, failure_reason = :reason, cancel_requested = :cancel, cancel_seq = :cseq,"
          " saga_version = :version, updated_ms = :updated, completed_ms = :completed,"
          " cancelled_ms = :cancelled WHERE order_id = :id",
       soci::use(o.status, "status"), soci::use(o.payment_status, "pay"),
       soci::use(o.inventory_status, "inv"), soci::use(ful.value, ful.ind, "ful"),
-      soci::use(reason.value, reason.ind, "reason"), soci::use(cancel, "cancel"),
+      soci::use(reason.value, reason.ind, "reason"), soci::use(cancel, "cancel"), soci::use(cseq, "cseq"),
       soci::use(version, "version"), soci::use(updated, "updated"),
       soci::use(completed.value, completed.ind, "completed"),
       soci::use(cancelled.value, cancelled.ind, "cancelled"), soci::use(o.order_id, "id");

@@ -83,6 +83,7 @@ Result<CancelDecision> request_cancel(Order& o, std::int64_t now) {
     return fail(Errc::kConflict, "order " + o.order_id + " was already dispatched");
   if (o.cancel_requested) return CancelDecision::kAlreadyCancelling;
   o.cancel_requested = true;
+  ++o.cancel_seq;
   o.updated_ms = now;
   return CancelDecision::kAccept;
 }
@@ -96,8 +97,8 @@ bool follow(Order& o, const SagaView& v) {
   o.fulfillment_status = v.fulfillment_status;
   // A cancel this service accepted stays visible until the saga has seen it (an update written
   // before the saga read the cancel still says false).
-  bool keep = o.cancel_requested && !v.cancel_requested && v.order_status == "PENDING";
-  o.cancel_requested = keep || v.cancel_requested;
+  bool unseen = o.cancel_requested && v.cancel_seq < o.cancel_seq;
+  o.cancel_requested = unseen || v.cancel_requested;
   o.failure_reason = (o.status == "FAILED" || o.status == "CANCELLED") ? v.reason : std::nullopt;
   o.updated_ms = std::max(o.updated_ms, v.at_ms);
   if (o.status == "COMPLETED" && !o.completed_ms) o.completed_ms = v.at_ms;

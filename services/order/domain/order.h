@@ -49,6 +49,7 @@ struct Order {
   std::string payment_status = "PENDING", inventory_status = "PENDING";
   std::optional<std::string> fulfillment_status, failure_reason;
   bool cancel_requested = false;
+  std::int64_t cancel_seq = 0;  // cancels accepted so far
   std::int64_t saga_version = 0;
   std::int64_t created_ms = 0, updated_ms = 0;
   std::optional<std::int64_t> completed_ms, cancelled_ms;
@@ -65,6 +66,7 @@ struct SagaView {
   std::optional<std::string> fulfillment_status, reason;
   bool cancel_requested;
   std::int64_t version, at_ms;
+  std::int64_t cancel_seq = 0;  // the highest cancel the saga had seen
 };
 // Applies the saga's newest view; returns false for a stale (older or repeated) one.
 bool follow(Order& o, const SagaView& v);

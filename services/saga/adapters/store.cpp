@@ -16,7 +16,7 @@ const std::vector<std::string>& migrations() {
       " amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, items TEXT NOT NULL,"
       " state TEXT NOT NULL, awaiting TEXT NOT NULL, inventory_status TEXT NOT NULL,"
       " payment_status TEXT NOT NULL, fulfillment_status TEXT, cancel_requested BIGINT NOT NULL,"
-      " completed_once BIGINT NOT NULL, reason TEXT, uncertain BIGINT NOT NULL,"
+      " completed_once BIGINT NOT NULL, reason TEXT, uncertain BIGINT NOT NULL, cancel_seq BIGINT NOT NULL,"
       " deadline_ms BIGINT NOT NULL, step_timeout_ms BIGINT NOT NULL, version BIGINT NOT NULL,"
       " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL)",
       "CREATE INDEX sagas_deadline ON sagas (deadline_ms)",
@@ -33,7 +33,7 @@ namespace {
 constexpr const char* kColumns =
     "order_id, customer_email, amount_minor, currency, items, state, awaiting, inventory_status,"
     " payment_status, fulfillment_status, cancel_requested, completed_once, reason, uncertain,"
-    " deadline_ms, step_timeout_ms, version, created_ms, updated_ms";
+    " deadline_ms, step_timeout_ms, version, created_ms, updated_ms, cancel_seq";
 
 Saga from_row(const soci::row& r) {
   Saga s;
@@ -60,6 +60,7 @@ Saga from_row(const soci::row& r) {
   s.version = get_int(r, 16);
   s.created_ms = get_int(r, 17);
   s.updated_ms = get_int(r, 18);
+  s.cancel_seq = get_int(r, 19);
   return s;
 }
 
@@ -67,7 +68,7 @@ Saga from_row(const soci::row& r) {
 struct Bound {
   std::string items, state, awaiting;
   storage::NullableText fulfillment, reason;
-  long long cancel, completed, uncertain, deadline, timeout, version, created, updated, amount;
+  long long cancel, completed, uncertain, cancel_seq, deadline, timeout, version, created, updated, amount;
   explicit Bound(const Saga& s)
       : state(domain::to_string(s.state)),
         awaiting(domain::to_string(s.awaiting)),
@@ -75,6 +76,7 @@ struct Bound {
         reason(s.reason),
         cancel(s.cancel_requested),
         completed(s.completed_once),
+        cancel_seq(s.cancel_seq),
         uncertain((s.inventory_uncertain ? 1 : 0) | (s.payment_uncertain ? 2 : 0) |
                   (s.fulfillment_uncertain ? 4 : 0)),
         deadline(s.deadline_ms),
@@ -104,7 +106,7 @@ void insert(soci::session& sql, const Saga& s) {
   sql << std::string("INSERT INTO sagas (") + kColumns +
              ") VALUES (:id, :email, :amount, :currency, :items, :state, :awaiting, :inv, :pay,"
              " :ful, :cancel, :completed, :reason, :uncertain, :deadline, :timeout, :version,"
-             " :created, :updated)",
+             " :created, :updated, :cseq)",
       soci::use(s.order_id, "id"), soci::use(s.customer_email, "email"), soci::use(b.amount, "amount"),
       soci::use(s.currency, "currency"), soci::use(b.items, "items"), soci::use(b.state, "state"),
       soci::use(b.awaiting, "awaiting"), soci::use(s.inventory_status, "inv"),
@@ -112,7 +114,8 @@ void insert(soci::session& sql, const Saga& s) {
       soci::use(b.cancel, "cancel"), soci::use(b.completed, "completed"),
       soci::use(b.reason.value, b.reason.ind, "reason"), soci::use(b.uncertain, "uncertain"),
       soci::use(b.deadline, "deadline"), soci::use(b.timeout, "timeout"),
-      soci::use(b.version, "version"), soci::use(b.created, "created"), soci::use(b.updated, "updated");
+      soci::use(b.version, "version"), soci::use(b.created, "created"), soci::use(b.updated, "updated"),
+      soci::use(b.cancel_seq, "cseq");
 }
 
 void update(soci::session& sql, const Saga& s) {
@@ -120,14 +123,15 @@ void update(soci::session& sql, const Saga& s) {
   sql << "UPDATE sagas SET state = :state, awaiting = :awaiting, inventory_status = :inv,"
          " payment_status = :pay, fulfillment_status = :ful, cancel_requested = :cancel,"
          " completed_once = :completed, reason = :reason, uncertain = :uncertain,"
-         " deadline_ms = :deadline, version = :version, updated_ms = :updated"
+         " deadline_ms = :deadline, version = :version, updated_ms = :updated, cancel_seq = :cseq"
          " WHERE order_id = :id",
       soci::use(b.state, "state"), soci::use(b.awaiting, "awaiting"),
       soci::use(s.inventory_status, "inv"), soci::use(s.payment_status, "pay"),
       soci::use(b.fulfillment.value, b.fulfillment.ind, "ful"), soci::use(b.cancel, "cancel"),
       soci::use(b.completed, "completed"), soci::use(b.reason.value, b.reason.ind, "reason"),
       soci::use(b.uncertain, "uncertain"), soci::use(b.deadline, "deadline"),
-      soci::use(b.version, "version"), soci::use(b.updated, "updated"), soci::use(s.order_id, "id");
+      soci::use(b.version, "version"), soci::use(b.updated, "updated"), soci::use(b.cancel_seq, "cseq"),
+      soci::use(s.order_id, "id");
 }
 
 void append_history(soci::session& sql, const std::string& order_id,

@@ -268,7 +268,18 @@ Effects Saga::on_shipment_delivered(std::int64_t now) {
   return fx;
 }
 
-Effects Saga::on_cancel_requested(const std::optional<std::string>& why, std::int64_t now) {
+Effects Saga::on_cancel_requested(const std::optional<std::string>& why, std::int64_t now,
+                                  std::int64_t seq) {
+  bool newly_seen = seq > cancel_seq;
+  if (newly_seen) cancel_seq = seq;
+  Effects fx = decide_cancel(why, now);
+  // Even an ignored cancel must be acknowledged to the order service, which shows it as
+  // requested until the saga has seen it.
+  if (newly_seen && !fx.changed) touch(now, fx);
+  return fx;
+}
+
+Effects Saga::decide_cancel(const std::optional<std::string>& why, std::int64_t now) {
   if (is_terminal(state)) return ignore("cancel after the saga ended");
   if (cancel_requested || state == State::kCompensating) return ignore("already compensating");
   Effects fx;

@@ -73,7 +73,9 @@ class Saga {
   Effects on_fulfillment_cancel_rejected(const std::string& reason, std::int64_t now);
   Effects on_shipment_dispatched(std::int64_t now);
   Effects on_shipment_delivered(std::int64_t now);
-  Effects on_cancel_requested(const std::optional<std::string>& reason, std::int64_t now);
+  // `seq` is the order service's count of accepted cancels (echoed to it in every update).
+  Effects on_cancel_requested(const std::optional<std::string>& reason, std::int64_t now,
+                              std::int64_t seq = 0);
   // The timer: a waiting step past its deadline fails the saga (forward step) or is retried
   // (compensation step).
   Effects on_tick(std::int64_t now);
@@ -92,6 +94,7 @@ class Saga {
   std::string payment_status = "PENDING";    // PENDING | COMPLETED | FAILED | REFUNDED | SKIPPED
   std::optional<std::string> fulfillment_status;  // INITIATED | DISPATCHED | DELIVERED | CANCELLED
   bool cancel_requested = false;
+  std::int64_t cancel_seq = 0;  // highest cancel sequence seen
   bool completed_once = false;  // was COMPLETED before a cancel started compensating
   std::optional<std::string> reason;
   // Steps that timed out: they may have taken effect, so they are compensated regardless.
@@ -107,6 +110,7 @@ class Saga {
   void compensate(std::int64_t now, Effects& fx, std::string why);
   void next_compensation(std::int64_t now, Effects& fx);
   Effects ignore(std::string why) const;
+  Effects decide_cancel(const std::optional<std::string>& why, std::int64_t now);
   void touch(std::int64_t now, Effects& fx);
 };
 

@@ -1,0 +1,170 @@
+// HS256 JWT: roundtrip, expiry, tampering, foreign keys, `alg: none`, issuer; login user ids.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libs/auth/jwt.h"
+
+namespace oms::auth {
+namespace {
+
+constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef";
+constexpr std::int64_t kNow = 1'800'000'000;  // seconds
+
+std::string b64url(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::size_t i = 0;
+  while (i + 3 <= in.size()) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+    i += 3;
+  }
+  std::size_t rest = in.size() - i;
+  if (rest == 1) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+  } else if (rest == 2) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::vector<std::string> split_token(const std::string& t) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = t.find('.', start);
+    parts.push_back(t.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+std::string payload_json(std::string_view sub, std::string_view iss, std::int64_t exp) {
+  return R"({"sub":")" + std::string(sub) + R"(","iss":")" + std::string(iss) +
+         R"(","iat":)" + std::to_string(kNow) + R"(,"exp":)" + std::to_string(exp) + "}";
+}
+
+class JwtTest : public ::testing::Test {
+ protected:
+  JwtCodec codec{std::string(kSecret), "oms", 3600};
+};
+
+TEST_F(JwtTest, RoundtripGivesSubject) {
+  std::string token = codec.issue("alice", kNow);
+  EXPECT_EQ(split_token(token).size(), 3u);
+  auto r = codec.verify(token, kNow);
+  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  EXPECT_EQ(*r, "alice");
+  EXPECT_EQ(codec.ttl_seconds(), 3600);
+}
+
+TEST_F(JwtTest, ValidUntilJustBeforeExpiry) {
+  std::string token = codec.issue("bob", kNow);
+  EXPECT_TRUE(codec.verify(token, kNow + 3599).has_value());
+}
+
+TEST_F(JwtTest, ExpiredRejected) {
+  std::string token = codec.issue("bob", kNow);
+  auto at_exp = codec.verify(token, kNow + 3600);
+  ASSERT_FALSE(at_exp.has_value());
+  EXPECT_EQ(at_exp.error().code, Errc::kUnauthorized);
+  auto later = codec.verify(token, kNow + 100000);
+  ASSERT_FALSE(later.has_value());
+  EXPECT_EQ(later.error().code, Errc::kUnauthorized);
+  EXPECT_NE(later.error().detail.find("expired"), std::string::npos) << later.error().detail;
+}
+
+TEST_F(JwtTest, TamperedPayloadRejected) {
+  std::string token = codec.issue("alice", kNow);
+  auto parts = split_token(token);
+  ASSERT_EQ(parts.size(), 3u);
+  std::string forged = parts[0] + "." + b64url(payload_json("mallory", "oms", kNow + 3600)) + "." + parts[2];
+  auto r = codec.verify(forged, kNow);
+  ASSERT_FALSE(r.has_value()) << "forged token accepted for " << *r;
+  EXPECT_EQ(r.error().code, Errc::kUnauthorized);
+}
+
+TEST_F(JwtTest, TamperedSignatureRejected) {
+  std::string token = codec.issue("alice", kNow);
+  char& last = token.back();
+  last = last == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(codec.verify(token, kNow).has_value());
+}
+
+TEST_F(JwtTest, OtherSecretRejected) {
+  JwtCodec other{"another-secret-of-32-bytes-length", "oms", 3600};
+  std::string token = other.issue("alice", kNow);
+  auto r = codec.verify(token, kNow);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kUnauthorized);
+}
+
+TEST_F(JwtTest, AlgNoneRejected) {
+  std::string header = b64url(R"({"alg":"none","typ":"JWT"})");
+  std::string payload = b64url(payload_json("alice", "oms", kNow + 3600));
+  auto r = codec.verify(header + "." + payload + ".", kNow);
+  ASSERT_FALSE(r.has_value()) << "unsigned token accepted for " << *r;
+  EXPECT_EQ(r.error().code, Errc::kUnauthorized);
+  // Same with a signature part copied from a genuine token.
+  auto genuine = split_token(codec.issue("alice", kNow));
+  EXPECT_FALSE(codec.verify(header + "." + payload + "." + genuine[2], kNow).has_value());
+}
+
+TEST_F(JwtTest, WrongIssuerRejected) {
+  JwtCodec other_issuer{std::string(kSecret), "someone-else", 3600};
+  std::string token = other_issuer.issue("alice", kNow);
+  auto r = codec.verify(token, kNow);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kUnauthorized);
+  EXPECT_NE(r.error().detail.find("issuer"), std::string::npos) << r.error().detail;
+}
+
+TEST_F(JwtTest, GarbageRejected) {
+  for (const char* t : {"", "abc", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9"}) {
+    auto r = codec.verify(t, kNow);
+    ASSERT_FALSE(r.has_value()) << t;
+    EXPECT_EQ(r.error().code, Errc::kUnauthorized) << t;
+  }
+  EXPECT_FALSE(codec.verify(std::string(5000, 'a'), kNow).has_value());
+}
+
+TEST_F(JwtTest, InvalidSubjectRejected) {
+  std::string blank = codec.issue("   ", kNow);
+  EXPECT_FALSE(codec.verify(blank, kNow).has_value());
+}
+
+TEST(JwtCodecCtor, ShortSecretRefused) {
+  EXPECT_THROW(JwtCodec("short", "oms", 60), std::invalid_argument);
+}
+
+TEST(ValidUserId, Rules) {
+  EXPECT_TRUE(valid_user_id("alice"));
+  EXPECT_TRUE(valid_user_id("alice smith"));
+  EXPECT_TRUE(valid_user_id("j\xc3\xbcrgen"));
+  EXPECT_TRUE(valid_user_id(std::string(128, 'u')));
+  EXPECT_FALSE(valid_user_id(std::string(129, 'u')));
+  EXPECT_FALSE(valid_user_id(""));
+  EXPECT_FALSE(valid_user_id("   "));
+  EXPECT_FALSE(valid_user_id("a\nb"));
+  EXPECT_FALSE(valid_user_id("a\tb"));
+  EXPECT_FALSE(valid_user_id(std::string("a\0b", 3)));
+  EXPECT_FALSE(valid_user_id("a\x7f"));
+}
+
+}  // namespace
+}  // namespace oms::auth
