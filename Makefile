@@ -16,7 +16,12 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target oms
 
 run: build
-	$(BUILD)/oms run --data-dir data
+	@echo "OMS starting on http://localhost:8080 (data in ./data; Ctrl-C stops it). Try:"
+	@echo "  TOKEN=\$$(curl -s -X POST 'localhost:8080/auth/login?userId=alice' | python3 -c 'import sys,json;print(json.load(sys.stdin)[\"token\"])')"
+	@echo "  curl -s -X POST localhost:8080/api/orders -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' -H 'Idempotency-Key: order-1' \\"
+	@echo "       -d '{\"customerEmail\":\"alice@example.com\",\"items\":[{\"productId\":\"prod-101\",\"quantity\":2,\"price\":50.00}]}'"
+	@echo "  curl -s localhost:8080/api/orders -H \"Authorization: Bearer \$$TOKEN\"     # see README.md for the full tour"
+	$(BUILD)/oms run --host $${OMS_HOST:-127.0.0.1} --port $${OMS_PORT:-8080} --data-dir $${OMS_DATA_DIR:-data}
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DOMS_SANITIZE=ON -DOMS_TESTS=ON
