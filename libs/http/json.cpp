@@ -1,8 +1,11 @@
 #include "libs/http/json.h"
 
-#include <boost/json/parse.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <charconv>
+#include <limits>
 
 namespace oms::http {
 
@@ -39,6 +42,77 @@ std::string_view title_of(int status) {
     default: return status >= 500 ? "Internal Server Error" : "Error";
   }
 }
+}  // namespace
+
+namespace {
+
+// True when the decimal number written as `text` (JSON number syntax) is a whole number of
+// hundredths, judged on the text itself: 50, 50.5, 50.50, 50.500 and 5.05e1 are; 50.001 and
+// 50.000000000001 are not (a double cannot tell the last one from 50).
+bool whole_hundredths(std::string_view text) {
+  std::string digits;
+  long long frac = 0, exp = 0;
+  std::size_t i = 0;
+  if (i < text.size() && text[i] == '-') ++i;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) digits += text[i];
+  if (i < text.size() && text[i] == '.')
+    for (++i; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, ++frac)
+      digits += text[i];
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    bool neg = i < text.size() && text[i] == '-';
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i)
+      exp = std::min(exp * 10 + (text[i] - '0'), 1'000'000LL);
+    if (neg) exp = -exp;
+  }
+  long long shift = exp - frac + 2;  // value × 100 = digits × 10^shift
+  if (shift >= 0) return true;
+  std::size_t need = static_cast<std::size_t>(std::min<long long>(-shift, 1'000'000));
+  std::size_t zeros = 0;
+  for (auto it = digits.rbegin(); it != digits.rend() && *it == '0'; ++it) ++zeros;
+  bool all_zero = zeros == digits.size();
+  return all_zero || zeros >= need;
+}
+
+// Builds a boost::json::value like boost::json::parse does, except that a number that is not a
+// whole number of hundredths becomes NaN. Money is the only fractional quantity of the API, and
+// every reader rejects NaN, so a price like 50.000000000001 is refused instead of rounded.
+class Handler {
+ public:
+  static constexpr std::size_t max_object_size = 10000;
+  static constexpr std::size_t max_array_size = 10000;
+  static constexpr std::size_t max_key_size = 4096;
+  static constexpr std::size_t max_string_size = 1 << 20;
+
+  boost::json::value_stack st;
+  std::string number;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t n, boost::system::error_code&) { st.push_array(n); return true; }
+  bool on_object_begin(boost::system::error_code&) { return true; }
+  bool on_object_end(std::size_t n, boost::system::error_code&) { st.push_object(n); return true; }
+  bool on_string_part(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_chars(s); return true; }
+  bool on_string(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_string(s); return true; }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_chars(s); return true; }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_key(s); return true; }
+  bool on_number_part(boost::json::string_view s, boost::system::error_code&) { number.append(s.data(), s.size()); return true; }
+  bool on_int64(std::int64_t i, boost::json::string_view, boost::system::error_code&) { number.clear(); st.push_int64(i); return true; }
+  bool on_uint64(std::uint64_t u, boost::json::string_view, boost::system::error_code&) { number.clear(); st.push_uint64(u); return true; }
+  bool on_double(double d, boost::json::string_view s, boost::system::error_code&) {
+    number.append(s.data(), s.size());
+    st.push_double(whole_hundredths(number) ? d : std::numeric_limits<double>::quiet_NaN());
+    number.clear();
+    return true;
+  }
+  bool on_bool(bool b, boost::system::error_code&) { st.push_bool(b); return true; }
+  bool on_null(boost::system::error_code&) { st.push_null(); return true; }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
 }  // namespace
 
 Response json(int status, const boost::json::value& body) {
@@ -80,10 +154,13 @@ Result<boost::json::value> parse_body(const Request& req, bool optional) {
   if (empty) return fail(Errc::kInvalid, "request body is required");
   boost::json::parse_options opts;
   opts.max_depth = 32;
+  boost::json::basic_parser<Handler> parser(opts);
+  parser.handler().st.reset();
   boost::system::error_code ec;
-  auto v = boost::json::parse(req.body, ec, {}, opts);
+  std::size_t n = parser.write_some(false, req.body.data(), req.body.size(), ec);
+  if (!ec && n != req.body.size()) ec = boost::json::error::extra_data;
   if (ec) return fail(Errc::kInvalid, "malformed JSON body: " + ec.message());
-  return v;
+  return parser.handler().st.release();
 }
 
 Result<int> parse_limit(const Request& req) {

@@ -1,6 +1,7 @@
 #include "services/inventory/module.h"
 
 #include <charconv>
+#include <cmath>
 #include <thread>
 
 #include "libs/contracts/messages.h"
@@ -126,6 +127,8 @@ http::Response create_product(storage::Database& db, http::Request& req) {
   if (auto* p = o.if_contains("price"); p && !p->is_null()) {
     std::optional<Money> m;
     if (p->is_int64() && p->as_int64() > 0 && p->as_int64() <= 1'000'000) m = Money{p->as_int64() * 100};
+    else if (p->is_double() && std::isnan(p->as_double()))
+      return http::problem(400, "price must have at most 2 decimals", req.path);
     else if (p->is_double() && p->as_double() > 0 && p->as_double() <= 1'000'000) {
       m = money_from_double(p->as_double());
       if (!m) return http::problem(400, "price must have at most 2 decimals", req.path);

@@ -1,6 +1,7 @@
 #include "services/order/module.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "libs/contracts/messages.h"
 #include "libs/core/clock.h"
@@ -76,8 +77,8 @@ Result<domain::Draft> read_draft(const json::value& body) {
       if (!q) return fail(Errc::kInvalid, at + ".quantity is required");
       if (q->is_int64()) line.quantity = q->as_int64();
       else if (q->is_uint64()) line.quantity = -1;  // beyond int64: out of range below
-      else if (q->is_double() && q->as_double() == static_cast<double>(static_cast<long long>(q->as_double())) &&
-               std::abs(q->as_double()) < 1e15)
+      else if (q->is_double() && std::isfinite(q->as_double()) && std::abs(q->as_double()) < 1e15 &&
+               q->as_double() == std::trunc(q->as_double()))
         line.quantity = static_cast<long long>(q->as_double());
       else return fail(Errc::kInvalid, at + ".quantity must be an integer");
       if (q->is_uint64() || (line.quantity < 1 || line.quantity > 10000))
@@ -93,6 +94,7 @@ Result<domain::Draft> read_draft(const json::value& body) {
         return fail(Errc::kInvalid, at + ".price must be > 0 and <= 1000000");
       } else if (p->is_double()) {
         double dv = p->as_double();
+        if (std::isnan(dv)) return fail(Errc::kInvalid, at + ".price must have at most 2 decimals");
         if (!(dv > 0) || dv > 1'000'000) return fail(Errc::kInvalid, at + ".price must be > 0 and <= 1000000");
         m = money_from_double(dv);
         if (!m) return fail(Errc::kInvalid, at + ".price must have at most 2 decimals");

@@ -1,3 +1,4 @@
+#include <cmath>
 // Request body parsing (content type, malformed JSON, nesting limit), the `limit` query parameter
 // and the JsonWriter used for responses.
 #include <gtest/gtest.h>
@@ -92,6 +93,26 @@ TEST(ParseBody, ModerateNestingAccepted) {
 }
 
 // ---- parse_limit ----
+
+TEST(ParseBody, NumbersWithMoreThanTwoDecimalsBecomeNaN) {
+  // Judged on the text, not on the double: 50.000000000001 and 50 are the same double.
+  auto v = parse_body(body_request(
+      R"({"a": 50.5, "b": 50.50, "c": 50.500, "d": 5.05e1, "e": 50.001, "f": 50.000000000001,
+          "g": 1e-3, "h": 0.01, "i": 7, "j": -2.25})",
+      "application/json"));
+  ASSERT_TRUE(v.has_value());
+  const auto& o = v->as_object();
+  EXPECT_DOUBLE_EQ(o.at("a").as_double(), 50.5);
+  EXPECT_DOUBLE_EQ(o.at("b").as_double(), 50.5);
+  EXPECT_DOUBLE_EQ(o.at("c").as_double(), 50.5);
+  EXPECT_DOUBLE_EQ(o.at("d").as_double(), 50.5);
+  EXPECT_TRUE(std::isnan(o.at("e").as_double()));
+  EXPECT_TRUE(std::isnan(o.at("f").as_double()));
+  EXPECT_TRUE(std::isnan(o.at("g").as_double()));
+  EXPECT_DOUBLE_EQ(o.at("h").as_double(), 0.01);
+  EXPECT_EQ(o.at("i").as_int64(), 7);
+  EXPECT_DOUBLE_EQ(o.at("j").as_double(), -2.25);
+}
 
 Request with_query(std::string q) {
   Request r;
