@@ -84,6 +84,7 @@ int run_embedded(const runtime::Settings& settings) {
 
   runtime::Metrics metrics;
   bus::InProcBus bus;
+  bus.on_dead_letter([&metrics] { metrics.dead_letters.Increment(); });
   http::Router router;
   std::vector<std::unique_ptr<storage::Database>> dbs;
   std::vector<std::unique_ptr<bus::Relay>> relays;
@@ -97,6 +98,7 @@ int run_embedded(const runtime::Settings& settings) {
     auto db = std::make_unique<storage::Database>(opts);
     auto relay = std::make_unique<bus::Relay>(*db, bus, svc.name);
     db->set_commit_listener([r = relay.get()] { r->notify(); });
+    relay->on_published([&metrics](std::size_t n) { metrics.outbox_published.Increment(static_cast<double>(n)); });
     runtime::ServiceContext ctx{*db, bus, router, settings, metrics};
     backgrounds.push_back(svc.reg(ctx));
     dbs.push_back(std::move(db));

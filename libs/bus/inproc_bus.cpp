@@ -120,6 +120,7 @@ void InProcBus::run(Consumer& c) {
       if (d.attempts >= kMaxAttempts) {
         try {
           dead_letter(c.sub, *d.msg, results[i].error, d.attempts);
+          if (on_dead_letter_) on_dead_letter_();
           ack(d);
         } catch (const std::exception& e) {
           log::error({c.sub.consumer}, std::string("dead-lettering failed: ") + e.what());

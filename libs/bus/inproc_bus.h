@@ -20,7 +20,7 @@ namespace oms::bus {
 
 class InProcBus final : public Bus {
  public:
-  explicit InProcBus(std::size_t max_batch = 1024) : max_batch_(max_batch) {}
+  explicit InProcBus(std::size_t max_batch = 128) : max_batch_(max_batch) {}
   ~InProcBus() override;
 
   void subscribe(Subscription sub) override;
@@ -28,6 +28,8 @@ class InProcBus final : public Bus {
   void start() override;
   void stop() override;
   bool idle() const override;
+  // Called after a message was moved to a dead-letter store (metrics).
+  void on_dead_letter(std::function<void()> f) { on_dead_letter_ = std::move(f); }
 
  private:
   struct Pending {
@@ -58,6 +60,7 @@ class InProcBus final : public Bus {
   std::map<std::string, std::vector<Consumer*>> by_subject_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
+  std::function<void()> on_dead_letter_;
 };
 
 }  // namespace oms::bus

@@ -94,6 +94,7 @@ bool Relay::settle() {
     if (f->state.load() < 0) throw std::runtime_error("bus did not accept a batch");
     in_flight_.pop_front();
     published_ += f->seqs.size();
+    if (on_published_) on_published_(f->seqs.size());
     any = true;
     if (db_.is_sqlite()) {
       // Deleted lazily, many at a time: a crash before the delete only re-publishes them.

@@ -31,6 +31,8 @@ class Relay {
   void notify();
   bool idle() const { return idle_.load(); }
   std::uint64_t published() const { return published_.load(); }
+  // Called on the relay thread with the number of rows the bus acknowledged (metrics).
+  void on_published(std::function<void(std::size_t)> f) { on_published_ = std::move(f); }
 
  private:
   struct InFlight {
@@ -60,6 +62,7 @@ class Relay {
   long long read_cursor_ = 0;   // highest sequence number handed to the bus
   long long acked_cursor_ = 0;  // every row up to here is durable downstream (SQLite)
   std::size_t unflushed_ = 0;   // acknowledged rows not yet deleted
+  std::function<void(std::size_t)> on_published_;
 };
 
 }  // namespace oms::bus

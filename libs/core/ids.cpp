@@ -1,6 +1,7 @@
 #include "libs/core/ids.h"
 
 #include <array>
+#include <chrono>
 #include <random>
 
 namespace oms {
@@ -21,9 +22,14 @@ constexpr char kHex[] = "0123456789abcdef";
 }  // namespace
 
 std::string new_uuid() {
-  std::uint64_t hi = rng()(), lo = rng()();
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  // Version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Ids made close in
+  // time sort close together, so B-tree inserts (orders, inboxes, notifications) touch the same
+  // few pages instead of a random page each: far fewer pages written per commit.
+  auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  std::uint64_t hi = (ms << 16) | (rng()() & 0x0fffULL) | 0x7000ULL;      // version 7
+  std::uint64_t lo = (rng()() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
   std::array<unsigned char, 16> b;
   for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(hi >> (56 - 8 * i));
   for (int i = 0; i < 8; ++i) b[8 + i] = static_cast<unsigned char>(lo >> (56 - 8 * i));

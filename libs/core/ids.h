@@ -5,6 +5,7 @@
 
 namespace oms {
 
+// A new UUID, version 7 (time-ordered, random below the millisecond).
 std::string new_uuid();
 bool is_uuid(std::string_view s);
 

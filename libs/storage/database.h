@@ -113,7 +113,6 @@ class Database {
 
   // Group commit (SQLite): the queue of pending writes and whether a leader is running one.
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
   std::vector<Job*> queue_;
   bool leader_active_ = false;
   std::unique_ptr<soci::session> writer_;   // SQLite only; used by the current leader

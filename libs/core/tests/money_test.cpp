@@ -1,3 +1,5 @@
+#include <chrono>
+#include <thread>
 // Money formatting, exact parsing and overflow checks; UUID and token id rules.
 #include <gtest/gtest.h>
 
@@ -155,10 +157,18 @@ TEST(NewUuid, FormatIsV4LowerCaseHyphenated) {
         ASSERT_TRUE(is_lower_hex(u[k])) << u << " at " << k;
       }
     }
-    ASSERT_EQ(u[14], '4') << "version nibble: " << u;
+    ASSERT_EQ(u[14], '7') << "version nibble (time-ordered UUIDv7): " << u;
     ASSERT_TRUE(u[19] == '8' || u[19] == '9' || u[19] == 'a' || u[19] == 'b') << "variant: " << u;
     ASSERT_TRUE(is_uuid(u)) << u;
   }
+}
+
+TEST(NewUuid, LaterIdsSortAfterEarlierOnes) {
+  // The 48-bit millisecond prefix orders ids by creation time (B-tree locality).
+  std::string a = new_uuid();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  std::string b = new_uuid();
+  EXPECT_LT(a.substr(0, 13), b.substr(0, 13)) << a << " vs " << b;
 }
 
 TEST(NewUuid, UniqueOverTenThousand) {
