@@ -21,16 +21,10 @@ std::vector<Result> attempt(const Subscription& sub, std::span<const Message* co
   std::vector<Result> out;
   sub.db->write([&](storage::Tx& tx) {
     out.clear();
-    long long now = now_ms();
     for (const Message* m : batch) {
       if (isolate) tx.sql << "SAVEPOINT msg";
       try {
-        long long fresh = storage::exec(
-            tx.sql,
-            "INSERT INTO inbox (consumer, message_id, handled_ms) VALUES (:c, :m, :t)"
-            " ON CONFLICT DO NOTHING",
-            soci::use(sub.consumer, "c"), soci::use(m->id, "m"), soci::use(now, "t"));
-        if (fresh == 0) {
+        if (!tx.first_delivery(sub.consumer, m->id)) {
           out.push_back({Outcome::kDuplicate, {}});
         } else {
           sub.handler(*m, tx);

@@ -174,6 +174,14 @@ BOOST_DESCRIBE_STRUCT(SagaUpdated, (),
                        fulfillmentStatus, reason, cancelRequested, cancelSeq, version, atMs, amountMinor,
                        currency))
 
+// The saga reached COMPLETED, FAILED or CANCELLED (what the customer is told about).
+struct SagaOutcome {
+  static constexpr std::string_view kSubject = "saga.outcome";
+  std::string orderId, customerEmail, state;
+  std::optional<std::string> reason;
+};
+BOOST_DESCRIBE_STRUCT(SagaOutcome, (), (orderId, customerEmail, state, reason))
+
 template <class T>
 std::string encode(const T& m) {
   return boost::json::serialize(boost::json::value_from(m));

@@ -32,14 +32,60 @@ const std::vector<std::string>& framework_schema() {
 
 }  // namespace
 
+constexpr const char* kOutboxInsert =
+    "INSERT INTO outbox (id, subject, payload, created_ms) VALUES (:id, :s, :p, :t)";
+constexpr const char* kInboxInsert =
+    "INSERT INTO inbox (consumer, message_id, handled_ms) VALUES (:c, :m, :t) ON CONFLICT DO NOTHING";
+
+// Bound by reference: set the fields, then execute.
+struct Prepared {
+  std::string id, subject, payload;
+  long long created = 0;
+  std::string consumer, message_id;
+  long long handled = 0;
+  soci::statement outbox, inbox;
+  explicit Prepared(soci::session& s)
+      : outbox((s.prepare << kOutboxInsert, soci::use(id, "id"), soci::use(subject, "s"),
+                soci::use(payload, "p"), soci::use(created, "t"))),
+        inbox((s.prepare << kInboxInsert, soci::use(consumer, "c"), soci::use(message_id, "m"),
+               soci::use(handled, "t"))) {}
+};
+
+Prepared* Tx::prepared() {
+  if (!cache_) return nullptr;
+  if (!*cache_) *cache_ = std::make_unique<Prepared>(sql);
+  return cache_->get();
+}
+
 std::string Tx::publish(std::string_view subject, std::string_view payload) {
   std::string id = new_uuid();
-  std::string subj(subject), body(payload);
-  long long now = now_ms();
-  sql << "INSERT INTO outbox (id, subject, payload, created_ms) VALUES (:id, :s, :p, :t)",
-      soci::use(id, "id"), soci::use(subj, "s"), soci::use(body, "p"), soci::use(now, "t");
+  if (Prepared* p = prepared()) {
+    p->id = id;
+    p->subject.assign(subject);
+    p->payload.assign(payload);
+    p->created = now_ms();
+    p->outbox.execute(true);
+  } else {
+    std::string subj(subject), body(payload);
+    long long now = now_ms();
+    sql << kOutboxInsert, soci::use(id, "id"), soci::use(subj, "s"), soci::use(body, "p"),
+        soci::use(now, "t");
+  }
   ++published_;
   return id;
+}
+
+bool Tx::first_delivery(const std::string& consumer, const std::string& message_id) {
+  if (Prepared* p = prepared()) {
+    p->consumer = consumer;
+    p->message_id = message_id;
+    p->handled = now_ms();
+    p->inbox.execute(true);
+    return p->inbox.get_affected_rows() > 0;
+  }
+  long long now = now_ms();
+  return exec(sql, kInboxInsert, soci::use(consumer, "c"), soci::use(message_id, "m"),
+              soci::use(now, "t")) > 0;
 }
 
 Database::Database(const DbOptions& options) : options_(options) {
@@ -89,6 +135,7 @@ void Database::migrate(std::string_view service, const std::vector<std::string>&
           soci::use(svc, "s"), soci::use(v, "v"), soci::use(now, "t");
     }
   });
+  migrated_ = true;
 }
 
 struct Database::Job {
@@ -116,7 +163,7 @@ void Database::run_group(std::vector<Job*>& jobs) {
         job->error = nullptr;
         job->published = false;
         if (isolate) s << "SAVEPOINT job";
-        Tx tx(s);
+        Tx tx(s, migrated_ ? &prepared_ : nullptr);
         try {
           (*job->f)(tx);
           if (isolate) s << "RELEASE SAVEPOINT job";

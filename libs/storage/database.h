@@ -36,17 +36,24 @@ struct DbOptions {
   int pool_size = 4;
 };
 
+// Statements every message runs (outbox and inbox inserts), prepared once per connection.
+struct Prepared;
+
 class Tx {
  public:
-  explicit Tx(soci::session& s) : sql(s) {}
+  explicit Tx(soci::session& s, std::unique_ptr<Prepared>* cache = nullptr) : sql(s), cache_(cache) {}
   soci::session& sql;
 
   // Adds a message to the outbox, published after this transaction commits. Returns its id.
   std::string publish(std::string_view subject, std::string_view payload);
   bool published_any() const { return published_ > 0; }
+  // Records (consumer, message id) in the inbox; false if it was there already (a duplicate).
+  bool first_delivery(const std::string& consumer, const std::string& message_id);
 
  private:
+  Prepared* prepared();
   int published_ = 0;
+  std::unique_ptr<Prepared>* cache_;
 };
 
 // Runs a statement with `use` bindings and returns the number of rows it changed.
@@ -116,6 +123,8 @@ class Database {
   std::vector<Job*> queue_;
   bool leader_active_ = false;
   std::unique_ptr<soci::session> writer_;   // SQLite only; used by the current leader
+  std::unique_ptr<Prepared> prepared_;      // the writer's statement cache; destroyed first
+  bool migrated_ = false;  // the cache is used once the framework tables exist
   std::unique_ptr<soci::connection_pool> pool_;
   std::function<void()> listener_;
 };

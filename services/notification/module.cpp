@@ -60,8 +60,8 @@ void on_message(const bus::Message& m, storage::Tx& tx) {
     tx.sql << "INSERT INTO recipients (order_id, email) VALUES (:id, :e) ON CONFLICT DO NOTHING",
         soci::use(e.orderId, "id"), soci::use(e.customerEmail, "e");
     record(tx.sql, e.orderId, e.customerEmail, domain::order_created(e.orderId, format_money(Money{e.amountMinor}) + " " + e.currency));
-  } else if (m.subject == c::SagaUpdated::kSubject) {
-    auto e = c::decode<c::SagaUpdated>(m.payload);
+  } else if (m.subject == c::SagaOutcome::kSubject) {
+    auto e = c::decode<c::SagaOutcome>(m.payload);
     if (auto d = domain::saga_outcome(e.orderId, e.state, e.reason)) record(tx.sql, e.orderId, e.customerEmail, *d);
   } else if (m.subject == c::PaymentRefunded::kSubject) {
     auto e = c::decode<c::PaymentRefunded>(m.payload);
@@ -80,7 +80,7 @@ runtime::Background register_notification(runtime::ServiceContext& ctx) {
   auto& metrics = ctx.metrics;
   ctx.bus.subscribe(bus::Subscription{
       "notification",
-      {std::string(c::OrderCreated::kSubject), std::string(c::SagaUpdated::kSubject),
+      {std::string(c::OrderCreated::kSubject), std::string(c::SagaOutcome::kSubject),
        std::string(c::PaymentRefunded::kSubject), std::string(c::ShipmentDispatched::kSubject)},
       &ctx.db, [&metrics](const bus::Message& m, storage::Tx& tx) {
         on_message(m, tx);

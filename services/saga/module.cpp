@@ -36,7 +36,7 @@ void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& 
     return;
   }
   adapters::update(tx.sql, s);
-  adapters::append_history(tx.sql, s.order_id, fx.history);
+  adapters::append_history(tx.sql, s.order_id, s.version, fx.history);
   for (Command cmd : fx.commands) {
     std::vector<c::Line> lines;
     for (const auto& i : s.items) lines.push_back({i.product_id, i.quantity, i.price_minor});
@@ -57,6 +57,7 @@ void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& 
                              s.fulfillment_status, s.reason, s.cancel_requested, s.cancel_seq, s.version,
                              s.updated_ms, s.amount_minor, s.currency});
   if (fx.reached) {
+    c::emit(tx, c::SagaOutcome{s.order_id, s.customer_email, std::string(domain::to_string(*fx.reached)), s.reason});
     if (*fx.reached == domain::State::kCompleted) metrics.sagas_completed.Increment();
     if (*fx.reached == domain::State::kFailed) metrics.sagas_failed.Increment();
     if (*fx.reached == domain::State::kCancelled) metrics.sagas_cancelled.Increment();

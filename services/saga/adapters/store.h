@@ -15,7 +15,7 @@ const std::vector<std::string>& migrations();
 std::optional<domain::Saga> load(soci::session& sql, const std::string& order_id);
 void insert(soci::session& sql, const domain::Saga& s);
 void update(soci::session& sql, const domain::Saga& s);
-void append_history(soci::session& sql, const std::string& order_id,
+void append_history(soci::session& sql, const std::string& order_id, std::int64_t version,
                     const std::vector<domain::HistoryEntry>& entries);
 std::vector<domain::HistoryEntry> history(soci::session& sql, const std::string& order_id);
 std::vector<domain::Saga> list(soci::session& sql, std::optional<std::string> state, int limit);
