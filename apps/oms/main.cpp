@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
       ->envname("OMS_INVENTORY_DELAY_MS")->capture_default_str();
   run->add_option("--rate-limit-rps", s.rate_limit_rps, "Requests per second per user and per address (0: off)")
       ->envname("OMS_RATE_LIMIT_RPS")->capture_default_str();
+  run->add_option("--admin-users", s.admin_users, "Comma-separated user ids allowed on /api/admin (dead letters)")
+      ->envname("OMS_ADMIN_USERS")->capture_default_str();
   run->add_option("--threads", s.worker_threads, "HTTP handler threads")->envname("OMS_THREADS")->capture_default_str();
 
   auto* serve = app.add_subcommand("serve", "Run one service of a distributed deployment (not in this build yet)");
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
                                 " payment-delay-ms=" + std::to_string(s.payment_delay_ms) +
                                 " inventory-delay-ms=" + std::to_string(s.inventory_delay_ms) +
                                 " rate-limit-rps=" + std::to_string(s.rate_limit_rps) +
-                                " threads=" + std::to_string(s.worker_threads));
+                                " admin-users=" + s.admin_users + " threads=" + std::to_string(s.worker_threads));
     return oms::app::run_embedded(s);
   } catch (const std::exception& e) {
     std::cerr << "oms: " << e.what() << "\n";

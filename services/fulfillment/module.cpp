@@ -1,6 +1,7 @@
 #include "services/fulfillment/module.h"
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -122,12 +123,14 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
   ctx.db.migrate("fulfillment", migrations());
   auto& db = ctx.db;
   auto& metrics = ctx.metrics;
-  ctx.bus.subscribe(bus::Subscription{
+  bus::Subscription sub{
       "fulfillment", {std::string(c::CreateFulfillment::kSubject), std::string(c::CancelFulfillment::kSubject)},
       &ctx.db, [&metrics](const bus::Message& m, storage::Tx& tx) {
         on_message(m, tx);
         metrics.messages_handled.Increment();
-      }});
+      }};
+  ctx.bus.subscribe(sub);
+  runtime::register_dead_letter_routes(ctx, "fulfillment", sub);
 
   ctx.router.add("GET", "/api/fulfillment/order/{orderId}", [&db](http::Request& req) {
     const auto& id = req.params["orderId"];

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -194,7 +195,7 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
   }
   auto& settings = ctx.settings;
   auto& metrics = ctx.metrics;
-  ctx.bus.subscribe(bus::Subscription{
+  bus::Subscription sub{
       "inventory",
       {std::string(c::ReserveInventory::kSubject), std::string(c::ReleaseInventory::kSubject),
        std::string(c::ShipmentDispatched::kSubject)},
@@ -202,7 +203,9 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
       [&settings, &metrics](const bus::Message& m, storage::Tx& tx) {
         on_message(m, tx, settings);
         metrics.messages_handled.Increment();
-      }});
+      }};
+  ctx.bus.subscribe(sub);
+  runtime::register_dead_letter_routes(ctx, "inventory", sub);
 
   ctx.router.add("GET", "/api/inventory", [&db](http::Request& req) {
     auto limit = http::parse_limit(req);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -78,14 +79,16 @@ runtime::Background register_notification(runtime::ServiceContext& ctx) {
   ctx.db.migrate("notification", migrations());
   auto& db = ctx.db;
   auto& metrics = ctx.metrics;
-  ctx.bus.subscribe(bus::Subscription{
+  bus::Subscription sub{
       "notification",
       {std::string(c::OrderCreated::kSubject), std::string(c::SagaOutcome::kSubject),
        std::string(c::PaymentRefunded::kSubject), std::string(c::ShipmentDispatched::kSubject)},
       &ctx.db, [&metrics](const bus::Message& m, storage::Tx& tx) {
         on_message(m, tx);
         metrics.messages_handled.Increment();
-      }});
+      }};
+  ctx.bus.subscribe(sub);
+  runtime::register_dead_letter_routes(ctx, "notification", sub);
 
   ctx.router.add("GET", "/api/notifications", [&db](http::Request& req) {
     auto limit = http::parse_limit(req);

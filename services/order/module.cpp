@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -217,7 +218,7 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
   auto& db = ctx.db;
   auto& metrics = ctx.metrics;
 
-  ctx.bus.subscribe(bus::Subscription{
+  bus::Subscription sub{
       "order", {std::string(c::SagaUpdated::kSubject)}, &ctx.db,
       [&metrics](const bus::Message& m, storage::Tx& tx) {
         auto e = c::decode<c::SagaUpdated>(m.payload);
@@ -227,7 +228,9 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
                            e.reason, e.cancelRequested, e.version, e.atMs, e.cancelSeq};
         if (domain::follow(*o, v)) adapters::update(tx.sql, *o);
         metrics.messages_handled.Increment();
-      }});
+      }};
+  ctx.bus.subscribe(sub);
+  runtime::register_dead_letter_routes(ctx, "order", sub);
 
   ctx.router.add("POST", "/api/orders", [&db, &metrics](http::Request& req) { return create_order(db, metrics, req); });
   ctx.router.add("GET", "/api/orders", [&db](http::Request& req) { return list_orders(db, req, std::nullopt); });

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -111,12 +112,14 @@ runtime::Background register_payment(runtime::ServiceContext& ctx) {
   auto& db = ctx.db;
   auto& settings = ctx.settings;
   auto& metrics = ctx.metrics;
-  ctx.bus.subscribe(bus::Subscription{
+  bus::Subscription sub{
       "payment", {std::string(c::AuthorizePayment::kSubject), std::string(c::RefundPayment::kSubject)},
       &ctx.db, [&settings, &metrics](const bus::Message& m, storage::Tx& tx) {
         on_message(m, tx, settings);
         metrics.messages_handled.Increment();
-      }});
+      }};
+  ctx.bus.subscribe(sub);
+  runtime::register_dead_letter_routes(ctx, "payment", sub);
 
   ctx.router.add("GET", "/api/payments/order/{orderId}", [&db](http::Request& req) {
     const auto& id = req.params["orderId"];

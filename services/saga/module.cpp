@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -208,7 +209,7 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
   ctx.db.migrate("saga", adapters::migrations());
   auto& settings = ctx.settings;
   auto& metrics = ctx.metrics;
-  ctx.bus.subscribe(bus::Subscription{
+  bus::Subscription sub{
       "saga",
       {std::string(c::OrderCreated::kSubject), std::string(c::OrderCancelRequested::kSubject),
        std::string(c::InventoryReserved::kSubject), std::string(c::InventoryRejected::kSubject),
@@ -221,7 +222,9 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
       [&settings, &metrics](const bus::Message& m, storage::Tx& tx) {
         on_message(m, tx, settings, metrics);
         metrics.messages_handled.Increment();
-      }});
+      }};
+  ctx.bus.subscribe(sub);
+  runtime::register_dead_letter_routes(ctx, "saga", sub);
 
   auto& db = ctx.db;
   ctx.router.add("GET", "/api/sagas/{orderId}", [&db](http::Request& req) {

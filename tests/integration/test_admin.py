@@ -1,0 +1,51 @@
+"""Admin endpoints: dead-letter stores per service, only for --admin-users; rate limiting."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import OmsTestCase  # noqa: E402
+
+SERVICES = ["order", "inventory", "payment", "fulfillment", "saga", "notification"]
+
+
+class AdminTest(OmsTestCase):
+    server_args = ("--admin-users", "ops,root")
+
+    def test_dead_letters_listed_for_admins_only(self):
+        ops = self.oms.login("ops")
+        for svc in SERVICES:
+            path = "/api/admin/%s/dead-letters" % svc
+            r = self.oms.request("GET", path, token=ops)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, [], "a fresh system has no dead letters: %r" % (r,))
+            self.assertProblem(self.oms.request("GET", path, token=self.token), 403)
+            self.assertProblem(self.oms.request("GET", path), 401)
+
+    def test_retry_unknown_dead_letter_is_404(self):
+        root = self.oms.login("root")
+        r = self.oms.request("POST", "/api/admin/saga/dead-letters/nope/retry", token=root)
+        self.assertProblem(r, 404)
+        r = self.oms.request("POST", "/api/admin/saga/dead-letters/nope/retry", token=self.token)
+        self.assertProblem(r, 403)
+
+
+class RateLimitTest(OmsTestCase):
+    server_args = ("--rate-limit-rps", "5")
+
+    def test_burst_over_the_limit_gets_429_with_retry_after(self):
+        statuses = [self.oms.request("GET", "/api/inventory", token=self.token).status
+                    for _ in range(30)]
+        self.assertIn(200, statuses)
+        self.assertIn(429, statuses, statuses)
+        r = None
+        for _ in range(30):
+            r = self.oms.request("GET", "/api/inventory", token=self.token)
+            if r.status == 429:
+                break
+        self.assertProblem(r, 429)
+        self.assertIn("retry-after", r.headers)
+
+
+if __name__ == "__main__":
+    unittest.main()
