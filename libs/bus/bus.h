@@ -17,6 +17,7 @@ struct Message {
   std::string subject;
   std::string payload;  // JSON
   std::int64_t created_ms = 0;
+  std::string request_id = {};  // the request that caused it (for the logs); may be empty
 };
 
 // Handles one message inside the consumer's transaction. Throwing rolls back this message's

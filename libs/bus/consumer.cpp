@@ -22,6 +22,7 @@ std::vector<Result> attempt(const Subscription& sub, std::span<const Message* co
   sub.db->write([&](storage::Tx& tx) {
     out.clear();
     for (const Message* m : batch) {
+      log::RequestScope scope(m->request_id);  // its logs and the messages it causes carry it on
       if (isolate) tx.sql << "SAVEPOINT msg";
       try {
         if (!tx.first_delivery(sub.consumer, m->id)) {

@@ -64,13 +64,13 @@ bool Relay::fill_window() {
     auto flight = std::make_shared<InFlight>();
     db_.read([&](soci::session& s) {
       soci::rowset<soci::row> rows =
-          (s.prepare << "SELECT seq, id, subject, payload, created_ms FROM outbox"
+          (s.prepare << "SELECT seq, id, subject, payload, created_ms, request_id FROM outbox"
                         " WHERE seq > :after ORDER BY seq LIMIT :n",
            soci::use(after, "after"), soci::use(max_batch_, "n"));
       for (const auto& r : rows) {
         flight->seqs.push_back(storage::get_int(r, 0));
         batch.push_back(Message{storage::get_str(r, 1), storage::get_str(r, 2), storage::get_str(r, 3),
-                                storage::get_int(r, 4)});
+                                storage::get_int(r, 4), storage::get_str(r, 5)});
       }
     });
     if (batch.empty()) break;

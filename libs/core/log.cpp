@@ -48,10 +48,20 @@ void init(std::string_view level) {
 
 bool enabled(Level level) { return logger()->should_log(to_spd(level)); }
 
+namespace {
+thread_local std::string t_request_id;
+}  // namespace
+
+const std::string& current_request_id() { return t_request_id; }
+
+RequestScope::RequestScope(std::string_view id) : previous_(std::move(t_request_id)) { t_request_id = id; }
+RequestScope::~RequestScope() { t_request_id = std::move(previous_); }
+
 void write(Level level, const Fields& f, std::string_view msg) {
   if (!enabled(level)) return;
   std::string line = "\"service\":" + quote(f.service);
-  if (!f.request_id.empty()) line += ",\"requestId\":" + quote(f.request_id);
+  std::string_view rid = f.request_id.empty() ? std::string_view(t_request_id) : f.request_id;
+  if (!rid.empty()) line += ",\"requestId\":" + quote(rid);
   if (!f.order_id.empty()) line += ",\"orderId\":" + quote(f.order_id);
   line += ",\"msg\":" + quote(msg) + "}";
   logger()->log(to_spd(level), line);

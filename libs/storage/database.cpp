@@ -5,6 +5,7 @@
 
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
+#include "libs/core/log.h"
 
 namespace oms::storage {
 namespace {
@@ -18,7 +19,7 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
 const std::vector<std::string>& framework_schema() {
   static const std::vector<std::string> s = {
       "CREATE TABLE IF NOT EXISTS outbox (seq %SERIAL_PK%, id TEXT NOT NULL, subject TEXT NOT NULL,"
-      " payload TEXT NOT NULL, created_ms BIGINT NOT NULL)",
+      " payload TEXT NOT NULL, created_ms BIGINT NOT NULL, request_id TEXT NOT NULL DEFAULT '')",
       "CREATE TABLE IF NOT EXISTS inbox (consumer TEXT NOT NULL, message_id TEXT NOT NULL,"
       " handled_ms BIGINT NOT NULL, PRIMARY KEY (consumer, message_id))",
       "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, consumer TEXT NOT NULL,"
@@ -33,20 +34,20 @@ const std::vector<std::string>& framework_schema() {
 }  // namespace
 
 constexpr const char* kOutboxInsert =
-    "INSERT INTO outbox (id, subject, payload, created_ms) VALUES (:id, :s, :p, :t)";
+    "INSERT INTO outbox (id, subject, payload, created_ms, request_id) VALUES (:id, :s, :p, :t, :r)";
 constexpr const char* kInboxInsert =
     "INSERT INTO inbox (consumer, message_id, handled_ms) VALUES (:c, :m, :t) ON CONFLICT DO NOTHING";
 
 // Bound by reference: set the fields, then execute.
 struct Prepared {
-  std::string id, subject, payload;
+  std::string id, subject, payload, request_id;
   long long created = 0;
   std::string consumer, message_id;
   long long handled = 0;
   soci::statement outbox, inbox;
   explicit Prepared(soci::session& s)
       : outbox((s.prepare << kOutboxInsert, soci::use(id, "id"), soci::use(subject, "s"),
-                soci::use(payload, "p"), soci::use(created, "t"))),
+                soci::use(payload, "p"), soci::use(created, "t"), soci::use(request_id, "r"))),
         inbox((s.prepare << kInboxInsert, soci::use(consumer, "c"), soci::use(message_id, "m"),
                soci::use(handled, "t"))) {}
 };
@@ -64,12 +65,13 @@ std::string Tx::publish(std::string_view subject, std::string_view payload) {
     p->subject.assign(subject);
     p->payload.assign(payload);
     p->created = now_ms();
+    p->request_id = log::current_request_id();
     p->outbox.execute(true);
   } else {
-    std::string subj(subject), body(payload);
+    std::string subj(subject), body(payload), rid = log::current_request_id();
     long long now = now_ms();
     sql << kOutboxInsert, soci::use(id, "id"), soci::use(subj, "s"), soci::use(body, "p"),
-        soci::use(now, "t");
+        soci::use(now, "t"), soci::use(rid, "r");
   }
   ++published_;
   return id;

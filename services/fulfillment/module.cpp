@@ -83,6 +83,7 @@ void on_message(const bus::Message& m, storage::Tx& tx) {
       Task n{new_uuid(), cmd.orderId, "INITIATED", std::nullopt, now, now};
       insert(tx.sql, n);
       t = n;
+      log::debug({"fulfillment", {}, cmd.orderId}, "fulfillment task created");
     }
     c::emit(tx, c::FulfillmentCreated{cmd.orderId, t->id});
   } else if (m.subject == c::CancelFulfillment::kSubject) {

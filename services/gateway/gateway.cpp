@@ -31,6 +31,7 @@ Gateway::Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Met
 http::Response Gateway::handle(http::Request& req) {
   auto rid = req.header("x-request-id");
   req.request_id = rid && is_token_id(*rid, 128) ? std::string(*rid) : new_uuid();
+  log::RequestScope scope(req.request_id);
   http::Response res = route(req);
   res.set_header("X-Request-Id", req.request_id);
   metrics_.http_request(req.method, res.status).Increment();

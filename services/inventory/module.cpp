@@ -67,8 +67,10 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
     if (auto reason = domain::reserve(products, lines, now)) {
       adapters::put_reservation(tx.sql, cmd.orderId, {"REJECTED", lines}, now);
       c::emit(tx, c::InventoryRejected{cmd.orderId, *reason});
+      log::info({"inventory", {}, cmd.orderId}, "reservation refused: " + *reason);
       return;
     }
+    log::debug({"inventory", {}, cmd.orderId}, "stock reserved");
     save_all(tx.sql, products);
     adapters::put_reservation(tx.sql, cmd.orderId, {"RESERVED", lines}, now);
     c::emit(tx, c::InventoryReserved{cmd.orderId});
@@ -83,6 +85,7 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
       domain::release(products, r->lines, now);
       save_all(tx.sql, products);
       adapters::put_reservation(tx.sql, cmd.orderId, {"RELEASED", r->lines}, now);
+      log::debug({"inventory", {}, cmd.orderId}, "stock released");
     } else if (r->state == "COMMITTED") {
       log::warn({"inventory", {}, cmd.orderId}, "release of a dispatched order ignored");
     }

@@ -90,6 +90,8 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
                                settings.payment_decline_limit, "TX-" + random_hex(8), now);
     insert(tx.sql, p);
     reply(tx, p);
+    if (p.status == "FAILED") log::info({"payment", {}, p.order_id}, *p.failure_reason);
+    else log::debug({"payment", {}, p.order_id}, "payment captured " + format_money(p.amount));
   } else if (m.subject == c::RefundPayment::kSubject) {
     auto cmd = c::decode<c::RefundPayment>(m.payload);
     auto p = load(tx.sql, cmd.orderId);

@@ -57,7 +57,11 @@ void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& 
                              std::string(s.order_status()), s.payment_status, s.inventory_status,
                              s.fulfillment_status, s.reason, s.cancel_requested, s.cancel_seq, s.version,
                              s.updated_ms, s.amount_minor, s.currency});
+  for (const auto& h : fx.history)
+    log::debug({"saga", {}, s.order_id}, std::string(domain::to_string(h.state)) + (h.detail ? ": " + *h.detail : ""));
   if (fx.reached) {
+    log::info({"saga", {}, s.order_id}, "saga " + std::string(domain::to_string(*fx.reached)) +
+                                            (s.reason ? " (" + *s.reason + ")" : ""));
     c::emit(tx, c::SagaOutcome{s.order_id, s.customer_email, std::string(domain::to_string(*fx.reached)), s.reason});
     if (*fx.reached == domain::State::kCompleted) metrics.sagas_completed.Increment();
     if (*fx.reached == domain::State::kFailed) metrics.sagas_failed.Increment();

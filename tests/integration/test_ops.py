@@ -137,6 +137,32 @@ class OpsTest(OmsTestCase):
         self.assertGreater(checked, 0, "info level should log something")
 
 
+class TraceTest(OmsTestCase):
+    server_args = ("--log-level", "debug")
+
+    def test_request_id_reaches_every_service_it_touched(self):
+        rid = "trace-" + uuid.uuid4().hex
+        p = self.oms.new_product(self.token, 10, price="1.00")
+        r = self.oms.create_order(self.token, [item(p, 1, "1.00")], headers={"X-Request-Id": rid})
+        self.assertEqual(r.status, 201, r)
+        self.oms.wait_status(self.token, r.body["orderId"], "COMPLETED")
+        expected = {"gateway", "order", "inventory", "payment", "fulfillment", "saga", "notification"}
+
+        def services():
+            out = set()
+            for line in self.oms.stderr_text().splitlines():
+                if rid in line:
+                    rec = json.loads(line)
+                    if rec.get("requestId") == rid:
+                        out.add(rec.get("service"))
+            return out
+        wait_for(lambda: expected <= services(), 10,
+                 message="request id in the logs of every service (saw %s)" % sorted(services()))
+        for line in self.oms.stderr_text().splitlines():
+            if rid in line and json.loads(line).get("service") != "gateway":
+                self.assertEqual(json.loads(line).get("orderId"), r.body["orderId"], line)
+
+
 class RateLimitTest(OmsTestCase):
     server_args = ("--rate-limit-rps", "5")
 
