@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
       ->envname("OMS_INVENTORY_DELAY_MS")->capture_default_str();
   run->add_option("--rate-limit-rps", s.rate_limit_rps, "Requests per second per user and per address (0: off)")
       ->envname("OMS_RATE_LIMIT_RPS")->capture_default_str();
+  run->add_option("--max-pending-orders", s.max_pending_orders,
+                  "New orders get 503 + Retry-After while this many are still PENDING (0: no limit)")
+      ->envname("OMS_MAX_PENDING_ORDERS")->capture_default_str();
   run->add_option("--admin-users", s.admin_users, "Comma-separated user ids allowed on /api/admin (dead letters)")
       ->envname("OMS_ADMIN_USERS")->capture_default_str();
   run->add_option("--threads", s.worker_threads, "HTTP handler threads")->envname("OMS_THREADS")->capture_default_str();
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
                                 " payment-delay-ms=" + std::to_string(s.payment_delay_ms) +
                                 " inventory-delay-ms=" + std::to_string(s.inventory_delay_ms) +
                                 " rate-limit-rps=" + std::to_string(s.rate_limit_rps) +
+                                " max-pending-orders=" + std::to_string(s.max_pending_orders) +
                                 " admin-users=" + s.admin_users + " threads=" + std::to_string(s.worker_threads));
     return oms::app::run_embedded(s);
   } catch (const std::exception& e) {

@@ -22,7 +22,9 @@ struct Settings {
   int payment_delay_ms = 0;    // fault injection: simulated provider latency
   int inventory_delay_ms = 0;  // fault injection: simulated warehouse latency
   double rate_limit_rps = 0;   // per user and per client address; 0 = off
-  std::string admin_users = "admin";  // comma-separated user ids allowed on /api/admin
+  std::string admin_users = "admin";
+  // Admission control: POST /api/orders answers 503 while this many orders are PENDING (0: off).
+  std::int64_t max_pending_orders = 20000;  // comma-separated user ids allowed on /api/admin
   int worker_threads = 32;  // handlers block on fsync: more threads, bigger group commits
 };
 

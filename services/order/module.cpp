@@ -1,6 +1,9 @@
 #include "services/order/module.h"
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
 #include <cmath>
 
 #include "libs/contracts/messages.h"
@@ -109,7 +112,40 @@ Result<domain::Draft> read_draft(const json::value& body) {
   return d;
 }
 
-http::Response create_order(storage::Database& db, runtime::Metrics& metrics, http::Request& req) {
+// Admission control: how many orders are still PENDING (their sagas running). Counted in the
+// database at most every 100 ms; orders created since the count are added, so the limit holds
+// exactly under a burst while the count itself costs nothing per request.
+class Backlog {
+ public:
+  Backlog(storage::Database& db, std::int64_t limit) : db_(db), limit_(limit) {}
+  // True when one more order may be accepted now.
+  bool admit() {
+    if (limit_ <= 0) return true;
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (now - counted_at_ > std::chrono::milliseconds(100)) {
+      long long n = 0;
+      db_.read([&](soci::session& sql) { sql << "SELECT COUNT(*) FROM orders WHERE status = 'PENDING'", soci::into(n); });
+      counted_ = n;
+      since_ = 0;
+      counted_at_ = now;
+    }
+    return counted_ + since_ < limit_;
+  }
+  void created() {
+    std::lock_guard lock(mu_);
+    ++since_;
+  }
+
+ private:
+  storage::Database& db_;
+  std::int64_t limit_;
+  std::mutex mu_;
+  long long counted_ = 0, since_ = 0;
+  std::chrono::steady_clock::time_point counted_at_{};
+};
+
+http::Response create_order(storage::Database& db, runtime::Metrics& metrics, Backlog& backlog, http::Request& req) {
   auto key = req.header("idempotency-key");
   if (!key) return http::problem(400, "Idempotency-Key header is required", req.path);
   if (!domain::valid_idempotency_key(*key))
@@ -122,6 +158,12 @@ http::Response create_order(storage::Database& db, runtime::Metrics& metrics, ht
   if (!valid) return http::from_error(valid.error(), req.path);
 
   std::string canonical = domain::canonical(*valid), key_s(*key);
+  if (!backlog.admit()) {
+    // A replay of an order already accepted is still answered; only new orders wait.
+    auto prior = db.read([&](soci::session& sql) { return adapters::find_key(sql, req.user_id, key_s); });
+    if (!prior)
+      return http::problem(503, "too many orders are being processed; retry shortly", req.path);
+  }
   struct Outcome {
     int status;
     std::string body;
@@ -148,7 +190,8 @@ http::Response create_order(storage::Database& db, runtime::Metrics& metrics, ht
   });
   if (out.status == 422)
     return http::problem(422, "Idempotency-Key was already used with a different request", req.path);
-  if (!out.replayed) {
+  if (!out.replayed && out.status == 201) {
+    backlog.created();
     metrics.orders_created.Increment();
     log::info({"order", req.request_id, out.order_id}, "order created");
   }
@@ -232,7 +275,10 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "order", sub);
 
-  ctx.router.add("POST", "/api/orders", [&db, &metrics](http::Request& req) { return create_order(db, metrics, req); });
+  auto backlog = std::make_shared<Backlog>(db, ctx.settings.max_pending_orders);
+  ctx.router.add("POST", "/api/orders", [&db, &metrics, backlog](http::Request& req) {
+    return create_order(db, metrics, *backlog, req);
+  });
   ctx.router.add("GET", "/api/orders", [&db](http::Request& req) { return list_orders(db, req, std::nullopt); });
   ctx.router.add("GET", "/api/orders/customer/{email}", [&db](http::Request& req) {
     std::string email = req.params["email"];
