@@ -122,6 +122,13 @@ Response json(int status, const boost::json::value& body) {
   return r;
 }
 
+Response json_text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
 Response problem(int status, std::string_view detail, std::string_view instance) {
   boost::json::object o;
   o["type"] = "about:blank";

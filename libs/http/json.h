@@ -10,6 +10,8 @@
 namespace oms::http {
 
 Response json(int status, const boost::json::value& body);
+// A response whose body is already serialized JSON (from JsonWriter).
+Response json_text(int status, std::string body);
 Response problem(int status, std::string_view detail, std::string_view instance);
 Response from_error(const Error& e, std::string_view instance);
 int status_of(Errc code);

@@ -56,9 +56,7 @@ void register_dead_letter_routes(ServiceContext& ctx, const std::string& service
       for (const auto& r : rows) write_row(w, r);
     });
     w.end_array();
-    http::Response res;
-    res.body = w.take();
-    return res;
+    return http::json_text(200, w.take());
   });
 
   ctx.router.add("POST", base + "/{id}/retry", [&db, &settings, sub](http::Request& req) {
@@ -94,9 +92,7 @@ void register_dead_letter_routes(ServiceContext& ctx, const std::string& service
           soci::into(r);
       write_row(w, r);
     });
-    http::Response res;
-    res.body = w.take();
-    return res;
+    return http::json_text(200, w.take());
   });
 }
 

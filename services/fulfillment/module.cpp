@@ -67,13 +67,6 @@ std::string task_json(const Task& t) {
   return w.take();
 }
 
-http::Response respond(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 void on_message(const bus::Message& m, storage::Tx& tx) {
   long long now = now_ms();
   if (m.subject == c::CreateFulfillment::kSubject) {
@@ -114,7 +107,7 @@ http::Response advance(storage::Database& db, http::Request& req, Step step) {
     auto r = step(tx, *t);
     if (!r) return http::from_error(r.error(), req.path);
     save(tx.sql, *t);
-    return respond(200, task_json(*t));
+    return http::json_text(200, task_json(*t));
   });
 }
 
@@ -138,7 +131,7 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
     if (!is_uuid(id)) return http::problem(404, "no fulfillment task for order " + id, req.path);
     auto t = db.read([&](soci::session& sql) { return load(sql, id); });
     if (!t) return http::problem(404, "no fulfillment task for order " + id, req.path);
-    return respond(200, task_json(*t));
+    return http::json_text(200, task_json(*t));
   });
   ctx.router.add("GET", "/api/fulfillment", [&db](http::Request& req) {
     auto limit = http::parse_limit(req);
@@ -165,7 +158,7 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
     });
     std::string body = "[";
     for (std::size_t i = 0; i < tasks.size(); ++i) body += (i ? "," : "") + task_json(tasks[i]);
-    return respond(200, body + "]");
+    return http::json_text(200, body + "]");
   });
   ctx.router.add("POST", "/api/fulfillment/order/{orderId}/dispatch", [&db](http::Request& req) {
     auto body = http::parse_body(req, /*optional=*/true);

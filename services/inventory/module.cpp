@@ -31,13 +31,6 @@ std::string product_json(const Product& p) {
   return w.take();
 }
 
-http::Response respond(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 std::vector<domain::Line> lines_of(const std::vector<c::Line>& in) {
   std::vector<domain::Line> out;
   for (const auto& l : in) out.push_back({l.productId, l.quantity, l.priceMinor});
@@ -145,7 +138,7 @@ http::Response create_product(storage::Database& db, http::Request& req) {
     if (adapters::load(tx.sql, product->product_id))
       return http::problem(409, "product " + product->product_id + " already exists", req.path);
     adapters::insert(tx.sql, *product);
-    http::Response r = respond(201, product_json(*product));
+    http::Response r = http::json_text(201, product_json(*product));
     r.set_header("Location", "/api/inventory/" + product->product_id);
     return r;
   });
@@ -167,7 +160,7 @@ http::Response restock(storage::Database& db, http::Request& req) {
     ++p->version;
     p->updated_ms = now_ms();
     adapters::save(tx.sql, *p);
-    return respond(200, product_json(*p));
+    return http::json_text(200, product_json(*p));
   });
 }
 
@@ -217,14 +210,14 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
     auto products = db.read([&](soci::session& sql) { return adapters::list(sql, after, *limit); });
     std::string body = "[";
     for (std::size_t i = 0; i < products.size(); ++i) body += (i ? "," : "") + product_json(products[i]);
-    return respond(200, body + "]");
+    return http::json_text(200, body + "]");
   });
   ctx.router.add("GET", "/api/inventory/{productId}", [&db](http::Request& req) {
     const auto& id = req.params["productId"];
     if (!is_token_id(id, 64)) return http::problem(404, "product " + id + " not found", req.path);
     auto p = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
     if (!p) return http::problem(404, "product " + id + " not found", req.path);
-    return respond(200, product_json(*p));
+    return http::json_text(200, product_json(*p));
   });
   ctx.router.add("POST", "/api/inventory", [&db](http::Request& req) { return create_product(db, req); });
   ctx.router.add("POST", "/api/inventory/{productId}/add", [&db](http::Request& req) { return restock(db, req); });

@@ -121,9 +121,7 @@ runtime::Background register_notification(runtime::ServiceContext& ctx) {
         emit_rows((sql.prepare << q, soci::use(lim, "lim")));
     });
     w.end_array();
-    http::Response r;
-    r.body = w.take();
-    return r;
+    return http::json_text(200, w.take());
   });
   return {};
 }

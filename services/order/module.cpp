@@ -44,13 +44,6 @@ std::string order_json(const Order& o) {
   return w.take();
 }
 
-http::Response respond(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 // Reads the body into a Draft, reporting wrong JSON types by field name.
 Result<domain::Draft> read_draft(const json::value& body) {
   if (!body.is_object()) return fail(Errc::kInvalid, "body must be a JSON object");
@@ -195,7 +188,7 @@ http::Response create_order(storage::Database& db, runtime::Metrics& metrics, Ba
     metrics.orders_created.Increment();
     log::info({"order", req.request_id, out.order_id}, "order created");
   }
-  http::Response r = respond(out.status, std::move(out.body));
+  http::Response r = http::json_text(out.status, std::move(out.body));
   r.set_header("Location", "/api/orders/" + out.order_id);
   if (out.replayed) r.set_header("Idempotent-Replayed", "true");
   return r;
@@ -219,7 +212,7 @@ http::Response list_orders(storage::Database& db, http::Request& req, std::optio
   auto orders = db.read([&](soci::session& sql) { return adapters::list(sql, q); });
   std::string body = "[";
   for (std::size_t i = 0; i < orders.size(); ++i) body += (i ? "," : "") + order_json(orders[i]);
-  return respond(200, body + "]");
+  return http::json_text(200, body + "]");
 }
 
 http::Response cancel_order(storage::Database& db, http::Request& req) {
@@ -244,13 +237,13 @@ http::Response cancel_order(storage::Database& db, http::Request& req) {
     if (!o) return http::problem(404, "order " + id + " not found", req.path);
     auto decision = domain::request_cancel(*o, now_ms());
     if (!decision) return http::from_error(decision.error(), req.path);
-    if (*decision == domain::CancelDecision::kAlreadyCancelled) return respond(200, order_json(*o));
+    if (*decision == domain::CancelDecision::kAlreadyCancelled) return http::json_text(200, order_json(*o));
     if (*decision == domain::CancelDecision::kAccept) {
       adapters::update(tx.sql, *o);
       c::emit(tx, c::OrderCancelRequested{o->order_id, reason, o->cancel_seq});
       log::info({"order", req.request_id, o->order_id}, "cancel requested");
     }
-    return respond(202, order_json(*o));
+    return http::json_text(202, order_json(*o));
   });
 }
 
@@ -290,7 +283,7 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
     std::transform(id.begin(), id.end(), id.begin(), [](unsigned char ch) { return std::tolower(ch); });
     auto o = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
     if (!o) return http::problem(404, "order " + id + " not found", req.path);
-    return respond(200, order_json(*o));
+    return http::json_text(200, order_json(*o));
   });
   ctx.router.add("PUT", "/api/orders/{orderId}/cancel", [&db](http::Request& req) { return cancel_order(db, req); });
   return {};

@@ -128,9 +128,7 @@ runtime::Background register_payment(runtime::ServiceContext& ctx) {
     if (!is_uuid(id)) return http::problem(404, "no payment for order " + id, req.path);
     auto p = db.read([&](soci::session& sql) { return load(sql, id); });
     if (!p) return http::problem(404, "no payment for order " + id, req.path);
-    http::Response r;
-    r.body = payment_json(*p);
-    return r;
+    return http::json_text(200, payment_json(*p));
   });
   ctx.router.add("POST", "/api/payments/refund/{orderId}", [&db](http::Request& req) {
     const auto& id = req.params["orderId"];
@@ -145,9 +143,7 @@ runtime::Background register_payment(runtime::ServiceContext& ctx) {
         c::emit(tx, c::PaymentRefunded{p->order_id, true, true});
         log::info({"payment", req.request_id, p->order_id}, "manual refund");
       }
-      http::Response r;
-      r.body = payment_json(*p);
-      return r;
+      return http::json_text(200, payment_json(*p));
     });
   });
   return {};

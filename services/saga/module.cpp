@@ -147,12 +147,6 @@ std::string saga_json(const Saga& s, const std::vector<domain::HistoryEntry>* hi
   return w.take();
 }
 
-http::Response ok_json(std::string body) {
-  http::Response r;
-  r.body = std::move(body);
-  return r;
-}
-
 class Timer {
  public:
   Timer(runtime::ServiceContext& ctx) : db_(ctx.db), metrics_(ctx.metrics) {}
@@ -238,7 +232,7 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
       auto s = adapters::load(sql, id);
       if (!s) return http::problem(404, "no saga for order " + id, req.path);
       auto h = adapters::history(sql, id);
-      return ok_json(saga_json(*s, &h));
+      return http::json_text(200, saga_json(*s, &h));
     });
   });
   ctx.router.add("GET", "/api/sagas", [&db](http::Request& req) {
@@ -252,7 +246,7 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
     auto sagas = db.read([&](soci::session& sql) { return adapters::list(sql, state, *limit); });
     std::string body = "[";
     for (std::size_t i = 0; i < sagas.size(); ++i) body += (i ? "," : "") + saga_json(sagas[i], nullptr);
-    return ok_json(body + "]");
+    return http::json_text(200, body + "]");
   });
 
   auto timer = std::make_shared<Timer>(ctx);
