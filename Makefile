@@ -37,6 +37,7 @@ test-fast: deps $(ASAN_BUILD)/build.ninja
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit
 
 bench: build
+	@bash scripts/deps.sh bench
 	bash bench/run.sh
 
 format:

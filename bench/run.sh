@@ -68,7 +68,7 @@ done
 
 [[ "$OMS_BIN" = /* ]] || OMS_BIN="$PWD/$OMS_BIN"
 for tool in wrk python3; do
-  command -v "$tool" >/dev/null || { echo "run.sh: $tool not found (scripts/deps.sh installs it)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool not found (scripts/deps.sh bench installs it)" >&2; exit 1; }
 done
 NGINX=$(command -v nginx || true)
 [[ -n "$NGINX" || ! -x /usr/sbin/nginx ]] || NGINX=/usr/sbin/nginx

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages OMS builds, tests and benchmarks with. Idempotent: a no-op when
-# everything is present. See ../shared/STACK.md for why each one (and the Boost 1.81 pitfall).
+# Installs the Debian packages OMS needs. Idempotent: a no-op when everything is present.
+#   scripts/deps.sh          build and test (what `make build` / `make test` need)
+#   scripts/deps.sh bench    + the benchmark's load generator and HTTP baseline (wrk, nginx)
+# See ../shared/STACK.md for why each one (and the Boost 1.81 pitfall: never libboost-dev).
 set -euo pipefail
 pkgs=(g++ cmake ninja-build pkg-config ccache python3
       libboost1.81-dev libboost-json1.81-dev
       libsoci-dev libsqlite3-dev libpq-dev
       libjwt-dev libspdlog-dev libcli11-dev prometheus-cpp-dev
-      libgtest-dev libgmock-dev
-      postgresql nats-server libnats-dev
-      wrk nginx-light)
+      libgtest-dev libgmock-dev)
+[ "${1:-}" = bench ] && pkgs+=(wrk nginx-light)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
