@@ -16,7 +16,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target oms
 
 run: build
-	@echo "OMS starting on http://localhost:8080 (data in ./data; Ctrl-C stops it). Try:"
+	@echo "OMS starting on http://localhost:$${OMS_PORT:-8080} (data in ./data; Ctrl-C stops it). Try (with port 8080):"
 	@echo "  TOKEN=\$$(curl -s -X POST 'localhost:8080/auth/login?userId=alice' | python3 -c 'import sys,json;print(json.load(sys.stdin)[\"token\"])')"
 	@echo "  curl -s -X POST localhost:8080/api/orders -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' -H 'Idempotency-Key: order-1' \\"
 	@echo "       -d '{\"customerEmail\":\"alice@example.com\",\"items\":[{\"productId\":\"prod-101\",\"quantity\":2,\"price\":50.00}]}'"
