@@ -157,8 +157,25 @@ struct JobFailed {};
 // its own savepoint, so that only the failing job loses its changes.
 void Database::run_group(std::vector<Job*>& jobs) {
   soci::session& s = *writer_;
+  if (jobs.size() == 1) {  // nothing to separate: the transaction is the job's
+    Job* job = jobs.front();
+    try {
+      s << "BEGIN IMMEDIATE";
+      Tx tx(s, migrated_ ? &prepared_ : nullptr);
+      (*job->f)(tx);
+      s << "COMMIT";
+      job->published = tx.published_any();
+    } catch (...) {
+      job->error = std::current_exception();
+      job->published = false;
+      try {
+        s << "ROLLBACK";
+      } catch (...) {
+      }
+    }
+    return;
+  }
   for (bool isolate : {false, true}) {
-    if (jobs.size() == 1) isolate = true;  // nothing to separate: one attempt is enough
     try {
       s << "BEGIN IMMEDIATE";
       for (Job* job : jobs) {
