@@ -141,7 +141,7 @@ void Database::migrate(std::string_view service, const std::vector<std::string>&
 }
 
 struct Database::Job {
-  const std::function<void(Tx&)>* f;
+  const std::function<void(Tx&)>* f = nullptr;
   std::exception_ptr error;
   bool published = false;
   bool done = false;
@@ -220,7 +220,8 @@ void Database::run_group(std::vector<Job*>& jobs) {
 void Database::run_write(const std::function<void(Tx&)>& f) {
   bool notify = false;
   if (sqlite_) {
-    Job job{&f};
+    Job job;
+    job.f = &f;
     std::unique_lock lock(queue_mu_);
     queue_.push_back(&job);
     while (!job.done) {
