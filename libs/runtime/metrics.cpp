@@ -23,7 +23,19 @@ Metrics::Metrics()
       sagas_cancelled(counter(*registry_, "oms_sagas_cancelled_total", "Sagas that reached CANCELLED")),
       outbox_published(counter(*registry_, "oms_outbox_published_total", "Outbox rows published")),
       messages_handled(counter(*registry_, "oms_bus_messages_handled_total", "Messages handled by consumers")),
-      dead_letters(counter(*registry_, "oms_dead_letters_total", "Messages moved to a dead-letter store")) {}
+      dead_letters(counter(*registry_, "oms_dead_letters_total", "Messages moved to a dead-letter store")),
+      http_duration(prometheus::BuildHistogram()
+                        .Name("oms_http_request_duration_seconds")
+                        .Help("Time to answer an HTTP request at the gateway")
+                        .Register(*registry_)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                          0.05, 0.1, 0.25, 0.5, 1, 2.5})),
+      saga_duration(prometheus::BuildHistogram()
+                        .Name("oms_saga_duration_seconds")
+                        .Help("Time from the saga's start to its outcome")
+                        .Register(*registry_)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                                          1, 2.5, 5, 10, 30, 60})) {}
 
 prometheus::Counter& Metrics::http_request(const std::string& method, int status) {
   return http_requests_.Add({{"method", method}, {"status", std::to_string(status)}});

@@ -2,6 +2,7 @@
 // Process-wide Prometheus metrics (prometheus-cpp core), served as text by /metrics.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -27,6 +28,8 @@ class Metrics {
   prometheus::Counter& outbox_published;
   prometheus::Counter& messages_handled;
   prometheus::Counter& dead_letters;
+  prometheus::Histogram& http_duration;  // seconds from request parsed to response ready
+  prometheus::Histogram& saga_duration;  // seconds from order.created to COMPLETED/FAILED/CANCELLED
 };
 
 }  // namespace oms::runtime

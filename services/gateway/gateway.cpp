@@ -1,6 +1,7 @@
 #include "services/gateway/gateway.h"
 
 #include <boost/json.hpp>
+#include <chrono>
 
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
@@ -32,7 +33,10 @@ http::Response Gateway::handle(http::Request& req) {
   auto rid = req.header("x-request-id");
   req.request_id = rid && is_token_id(*rid, 128) ? std::string(*rid) : new_uuid();
   log::RequestScope scope(req.request_id);
+  auto start = std::chrono::steady_clock::now();
   http::Response res = route(req);
+  metrics_.http_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   res.set_header("X-Request-Id", req.request_id);
   metrics_.http_request(req.method, res.status).Increment();
   if (log::enabled(log::Level::kDebug) || res.status >= 500)

@@ -63,6 +63,8 @@ void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& 
     log::info({"saga", {}, s.order_id}, "saga " + std::string(domain::to_string(*fx.reached)) +
                                             (s.reason ? " (" + *s.reason + ")" : ""));
     c::emit(tx, c::SagaOutcome{s.order_id, s.customer_email, std::string(domain::to_string(*fx.reached)), s.reason});
+    if (s.updated_ms >= s.created_ms)
+      metrics.saga_duration.Observe(static_cast<double>(s.updated_ms - s.created_ms) / 1000.0);
     if (*fx.reached == domain::State::kCompleted) metrics.sagas_completed.Increment();
     if (*fx.reached == domain::State::kFailed) metrics.sagas_failed.Increment();
     if (*fx.reached == domain::State::kCancelled) metrics.sagas_cancelled.Increment();

@@ -77,6 +77,20 @@ class OpsTest(OmsTestCase):
                                       "oms_sagas_completed_total") >= before_done + 1,
                  message="oms_sagas_completed_total to increase")
 
+    def test_latency_histograms(self):
+        text = self.oms.request("GET", "/metrics").body
+        before = metric_value(text, "oms_saga_duration_seconds_count") or 0
+        p = self.oms.new_product(self.token, 10, price="1.00")
+        o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
+        self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
+        wait_for(lambda: (metric_value(self.oms.request("GET", "/metrics").body,
+                                       "oms_saga_duration_seconds_count") or 0) >= before + 1,
+                 message="a finished saga to be observed in oms_saga_duration_seconds")
+        text = self.oms.request("GET", "/metrics").body
+        self.assertGreater(metric_value(text, "oms_http_request_duration_seconds_count") or 0, 0)
+        self.assertGreater(metric_value(text, "oms_saga_duration_seconds_sum") or 0, 0)
+        self.assertIn('oms_http_request_duration_seconds_bucket{le="0.005"}', text)
+
     def test_request_id_echo(self):
         for rid in ("abc-123", "A.b_C-9", "x" * 128, str(uuid.uuid4())):
             with self.subTest(rid=rid):
