@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   run->add_option("--max-pending-orders", s.max_pending_orders,
                   "New orders get 503 + Retry-After while this many are still PENDING (0: no limit)")
       ->envname("OMS_MAX_PENDING_ORDERS")->capture_default_str();
+  run->add_option("--idempotency-retention-hours", s.idempotency_retention_hours,
+                  "How long Idempotency-Keys are remembered (at least 24)")
+      ->envname("OMS_IDEMPOTENCY_RETENTION_HOURS")->capture_default_str();
   run->add_option("--admin-users", s.admin_users, "Comma-separated user ids allowed on /api/admin (dead letters)")
       ->envname("OMS_ADMIN_USERS")->capture_default_str();
   run->add_option("--threads", s.worker_threads, "HTTP handler threads")->envname("OMS_THREADS")->capture_default_str();
@@ -72,6 +75,8 @@ int main(int argc, char** argv) {
     if (s.port < 0 || s.port > 65535) throw std::invalid_argument("--port must be 0-65535");
     if (s.token_ttl_s <= 0) throw std::invalid_argument("--token-ttl must be positive");
     if (s.step_timeout_ms <= 0) throw std::invalid_argument("--step-timeout-ms must be positive");
+    if (s.idempotency_retention_hours < 24)
+      throw std::invalid_argument("--idempotency-retention-hours must be at least 24 (API.md)");
     if (s.worker_threads < 1 || s.worker_threads > 256) throw std::invalid_argument("--threads must be 1-256");
     oms::log::info({"oms"}, "config: host=" + s.host + " port=" + std::to_string(s.port) + " data-dir=" + s.data_dir +
                                 " jwt-secret=" + mask(s.jwt_secret) + " token-ttl=" + std::to_string(s.token_ttl_s) +
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
                                 " inventory-delay-ms=" + std::to_string(s.inventory_delay_ms) +
                                 " rate-limit-rps=" + std::to_string(s.rate_limit_rps) +
                                 " max-pending-orders=" + std::to_string(s.max_pending_orders) +
+                                " idempotency-retention-hours=" + std::to_string(s.idempotency_retention_hours) +
                                 " admin-users=" + s.admin_users + " threads=" + std::to_string(s.worker_threads));
     return oms::app::run_embedded(s);
   } catch (const std::exception& e) {

@@ -24,7 +24,9 @@ struct Settings {
   double rate_limit_rps = 0;   // per user and per client address; 0 = off
   std::string admin_users = "admin";
   // Admission control: POST /api/orders answers 503 while this many orders are PENDING (0: off).
-  std::int64_t max_pending_orders = 20000;  // comma-separated user ids allowed on /api/admin
+  std::int64_t max_pending_orders = 20000;
+  // Idempotency keys are kept this long (API.md: at least 24 h), then forgotten.
+  std::int64_t idempotency_retention_hours = 168;  // comma-separated user ids allowed on /api/admin
   int worker_threads = 32;  // handlers block on fsync: more threads, bigger group commits
 };
 

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <cmath>
 
 #include "libs/contracts/messages.h"
@@ -286,7 +288,41 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
     return http::json_text(200, order_json(*o));
   });
   ctx.router.add("PUT", "/api/orders/{orderId}/cancel", [&db](http::Request& req) { return cancel_order(db, req); });
-  return {};
+
+  // The janitor: forgets idempotency keys past their retention, at start and every 10 minutes.
+  struct Janitor {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stopping = false;
+    std::thread thread;
+  };
+  auto janitor = std::make_shared<Janitor>();
+  std::int64_t retention_ms = ctx.settings.idempotency_retention_hours * 3600 * 1000;
+  auto start = [janitor, &db, retention_ms] {
+    janitor->thread = std::thread([janitor, &db, retention_ms] {
+      std::unique_lock lock(janitor->mu);
+      while (!janitor->stopping) {
+        lock.unlock();
+        try {
+          long long n = db.write([&](storage::Tx& tx) { return adapters::purge_keys(tx.sql, now_ms() - retention_ms); });
+          if (n > 0) log::info({"order"}, "forgot " + std::to_string(n) + " expired idempotency keys");
+        } catch (const std::exception& e) {
+          log::error({"order"}, std::string("idempotency janitor: ") + e.what());
+        }
+        lock.lock();
+        janitor->cv.wait_for(lock, std::chrono::minutes(10), [&] { return janitor->stopping; });
+      }
+    });
+  };
+  auto stop = [janitor] {
+    {
+      std::lock_guard lock(janitor->mu);
+      janitor->stopping = true;
+    }
+    janitor->cv.notify_all();
+    if (janitor->thread.joinable()) janitor->thread.join();
+  };
+  return {start, stop};
 }
 
 }  // namespace oms::order

@@ -28,6 +28,7 @@ const std::vector<std::string>& migrations() {
       "CREATE TABLE idempotency (user_id TEXT NOT NULL, idem_key TEXT NOT NULL,"
       " request TEXT NOT NULL, status BIGINT NOT NULL, response TEXT NOT NULL,"
       " order_id TEXT NOT NULL, created_ms BIGINT NOT NULL, PRIMARY KEY (user_id, idem_key))",
+      "CREATE INDEX idempotency_created ON idempotency (created_ms)",
   };
   return m;
 }
@@ -158,6 +159,11 @@ void insert_key(soci::session& sql, const std::string& user, const std::string& 
          " VALUES (:u, :k, :req, :st, :resp, :oid, :t)",
       soci::use(user, "u"), soci::use(key, "k"), soci::use(r.request, "req"), soci::use(status, "st"),
       soci::use(r.body, "resp"), soci::use(r.order_id, "oid"), soci::use(t, "t");
+}
+
+long long purge_keys(soci::session& sql, std::int64_t cutoff_ms) {
+  long long cutoff = cutoff_ms;
+  return storage::exec(sql, "DELETE FROM idempotency WHERE created_ms < :c", soci::use(cutoff, "c"));
 }
 
 }  // namespace oms::order::adapters

@@ -31,5 +31,7 @@ struct StoredResponse {
 std::optional<StoredResponse> find_key(soci::session& sql, const std::string& user, const std::string& key);
 void insert_key(soci::session& sql, const std::string& user, const std::string& key,
                 const StoredResponse& r, std::int64_t now);
+// Forgets idempotency keys recorded before `cutoff_ms`; returns how many.
+long long purge_keys(soci::session& sql, std::int64_t cutoff_ms);
 
 }  // namespace oms::order::adapters
