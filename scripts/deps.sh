@@ -8,7 +8,8 @@ pkgs=(g++ cmake ninja-build pkg-config ccache python3
       libboost1.81-dev libboost-json1.81-dev
       libsoci-dev libsqlite3-dev libpq-dev
       libjwt-dev libspdlog-dev libcli11-dev prometheus-cpp-dev
-      libgtest-dev libgmock-dev)
+      libgtest-dev libgmock-dev
+      postgresql)  # the db tests start a throwaway PostgreSQL server
 [ "${1:-}" = bench ] && pkgs+=(wrk nginx-light)
 missing=()
 for p in "${pkgs[@]}"; do
