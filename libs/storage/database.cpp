@@ -248,20 +248,37 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
     lock.unlock();
     if (job.error) std::rethrow_exception(job.error);
   } else {
-    soci::session s(*pool_);
-    s << "BEGIN";
-    Tx tx(s);
-    try {
-      f(tx);
-      s << "COMMIT";
-    } catch (...) {
+    // Concurrent transactions may collide (a unique key inserted by both, a serialization
+    // failure, a deadlock, an optimistic version check): the loser runs again and then sees
+    // the winner's row, e.g. a duplicate Idempotency-Key replays the first order.
+    for (int attempt = 1;; ++attempt) {
+      soci::session s(*pool_);
+      auto rollback = [&s] {
+        try {
+          s << "ROLLBACK";
+        } catch (...) {
+        }
+      };
       try {
-        s << "ROLLBACK";
+        s << "BEGIN";
+        Tx tx(s);
+        f(tx);
+        s << "COMMIT";
+        notify = tx.published_any();
+        break;
+      } catch (const soci::postgresql_soci_error& e) {
+        rollback();
+        std::string state = e.sqlstate();
+        bool race = state == "23505" || state == "40001" || state == "40P01";
+        if (!race || attempt >= 5) throw;
+      } catch (const Conflict&) {
+        rollback();
+        if (attempt >= 5) throw;
       } catch (...) {
+        rollback();
+        throw;
       }
-      throw;
     }
-    notify = tx.published_any();
   }
   if (notify && listener_) listener_();
 }

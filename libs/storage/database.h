@@ -16,6 +16,8 @@
 // Threads: any thread may call read/write; they block, so never call them from an I/O thread.
 #include <soci/soci.h>
 
+#include <stdexcept>
+
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -38,6 +40,12 @@ struct DbOptions {
 
 // Statements every message runs (outbox and inbox inserts), prepared once per connection.
 struct Prepared;
+
+// A write lost a race with a concurrent one (e.g. an optimistic version check failed).
+// Database::write runs the function again; on SQLite writes never race, so it never happens.
+struct Conflict : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class Tx {
  public:

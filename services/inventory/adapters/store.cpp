@@ -78,7 +78,7 @@ void save(soci::session& sql, const Product& p) {
                               soci::use(total, "total"), soci::use(avail, "avail"), soci::use(res, "res"),
                               soci::use(ver, "ver"), soci::use(u, "u"), soci::use(p.product_id, "id"),
                               soci::use(prev, "prev"));
-  if (n != 1) throw std::runtime_error("concurrent update of product " + p.product_id);
+  if (n != 1) throw storage::Conflict("concurrent update of product " + p.product_id);
 }
 
 std::vector<Product> list(soci::session& sql, const std::string& after, int limit) {

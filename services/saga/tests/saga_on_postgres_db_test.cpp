@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "libs/bus/inproc_bus.h"
@@ -174,6 +175,32 @@ TEST_F(SagaOnPostgres, OrderCompletesIsReplayedCancelsAndFails) {
   auto failed = wait_order(id2, [](const json::object& o) { return o.at("status") == "FAILED"; });
   EXPECT_EQ(str(failed, "failureReason"), "PRODUCT_NOT_FOUND: no-such");
   EXPECT_EQ(str(failed, "paymentStatus"), "SKIPPED");
+}
+
+TEST_F(SagaOnPostgres, ConcurrentDuplicatesMakeOneOrder) {
+  // On PostgreSQL writers run in parallel: the losers of the race on the idempotency key must
+  // replay the winner's answer, never fail and never create a second order.
+  const std::string body =
+      R"({"customerEmail":"c@b.co","items":[{"productId":"prod-202","quantity":1,"price":100.50}]})";
+  constexpr int kThreads = 8;
+  std::vector<http::Response> answers(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&, i] { answers[i] = call("POST", "/api/orders", body, "same-key"); });
+  for (auto& t : threads) t.join();
+  std::set<std::string> ids;
+  int fresh = 0;
+  for (const auto& a : answers) {
+    ASSERT_EQ(a.status, 201) << a.body;
+    ids.insert(std::string(json::parse(a.body).at("orderId").as_string()));
+    if (!a.header("idempotent-replayed")) ++fresh;
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(fresh, 1);
+  auto all = json::parse(call("GET", "/api/orders").body).as_array();
+  EXPECT_EQ(all.size(), 1u);
+  wait_order(*ids.begin(), [](const json::object& o) { return o.at("status") == "COMPLETED"; });
+  EXPECT_EQ(get("/api/inventory/prod-202").at("reservedQuantity").as_int64(), 1);
 }
 
 }  // namespace
