@@ -9,7 +9,8 @@ pkgs=(g++ cmake ninja-build pkg-config ccache python3
       libsoci-dev libsqlite3-dev libpq-dev
       libjwt-dev libspdlog-dev libcli11-dev prometheus-cpp-dev
       libgtest-dev libgmock-dev
-      postgresql)  # the db tests start a throwaway PostgreSQL server
+      libnats-dev
+      postgresql nats-server)  # the db tests start throwaway PostgreSQL and NATS servers
 [ "${1:-}" = bench ] && pkgs+=(wrk nginx-light)
 missing=()
 for p in "${pkgs[@]}"; do
