@@ -15,13 +15,8 @@
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
 #include "libs/http/server.h"
-#include "services/fulfillment/module.h"
+#include "services/catalog.h"
 #include "services/gateway/gateway.h"
-#include "services/inventory/module.h"
-#include "services/notification/module.h"
-#include "services/order/module.h"
-#include "services/payment/module.h"
-#include "services/saga/module.h"
 
 namespace oms::app {
 namespace {
@@ -51,22 +46,6 @@ std::string load_or_create_secret(const fs::path& dir) {
   return secret;
 }
 
-using Register = runtime::Background (*)(runtime::ServiceContext&);
-
-struct Hosted {
-  std::string name;
-  Register reg;
-};
-
-const Hosted kServices[] = {
-    {"order", &order::register_order},
-    {"inventory", &inventory::register_inventory},
-    {"payment", &payment::register_payment},
-    {"fulfillment", &fulfillment::register_fulfillment},
-    {"saga", &saga::register_saga},
-    {"notification", &notification::register_notification},
-};
-
 }  // namespace
 
 int run_embedded(const runtime::Settings& settings) {
@@ -90,13 +69,14 @@ int run_embedded(const runtime::Settings& settings) {
   std::vector<std::unique_ptr<bus::Relay>> relays;
   std::vector<runtime::Background> backgrounds;
 
-  for (const auto& svc : kServices) {
+  for (const auto& svc : services::all()) {
+    const std::string name(svc.name);
     storage::DbOptions opts;
-    opts.url = "sqlite:" + (dir / (svc.name + ".db")).string();
+    opts.url = "sqlite:" + (dir / (name + ".db")).string();
     opts.durability = settings.durability;
     opts.pool_size = 4;
     auto db = std::make_unique<storage::Database>(opts);
-    auto relay = std::make_unique<bus::Relay>(*db, bus, svc.name);
+    auto relay = std::make_unique<bus::Relay>(*db, bus, name);
     db->set_commit_listener([r = relay.get()] { r->notify(); });
     relay->on_published([&metrics](std::size_t n) { metrics.outbox_published.Increment(static_cast<double>(n)); });
     runtime::ServiceContext ctx{*db, bus, router, settings, metrics};

@@ -11,22 +11,10 @@
 #include <thread>
 
 #include "libs/core/ids.h"
+#include "tests/support/ports.h"
 
 namespace oms::bus::testing {
 namespace {
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 bool accepting(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -44,7 +32,7 @@ bool accepting(int port) {
 NatsServer::NatsServer() {
   dir_ = (std::filesystem::temp_directory_path() / ("oms-nats-" + new_uuid())).string();
   std::filesystem::create_directories(dir_);
-  port_ = free_port();
+  port_ = oms::testing::free_loopback_port();
   std::string port = std::to_string(port_), store = dir_ + "/js", log = dir_ + "/nats.log";
   pid_ = ::fork();
   if (pid_ == 0) {

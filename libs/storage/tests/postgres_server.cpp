@@ -12,22 +12,10 @@
 #include <stdexcept>
 
 #include "libs/core/ids.h"
+#include "tests/support/ports.h"
 
 namespace oms::storage::testing {
 namespace {
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 std::string find_bin() {
   for (const char* v : {"17", "16", "15", "14", "13"}) {
@@ -61,7 +49,7 @@ PostgresServer::PostgresServer() {
       if (!pw || ::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
         throw std::runtime_error("cannot hand " + dir_ + " to the postgres user");
     }
-    port_ = free_port();
+    port_ = oms::testing::free_loopback_port();
     run(bin_ + "/initdb -D " + dir_ + "/data -A trust -U postgres --no-sync -E UTF8");
     run(bin_ + "/pg_ctl -D " + dir_ + "/data -w -l " + dir_ + "/log -o \"-p " + std::to_string(port_) +
         " -k " + dir_ + " -c listen_addresses=127.0.0.1 -c fsync=off\" start");

@@ -13,42 +13,29 @@
 #include "libs/http/router.h"
 #include "libs/runtime/context.h"
 #include "libs/storage/tests/postgres_server.h"
-#include "services/fulfillment/module.h"
-#include "services/inventory/module.h"
-#include "services/notification/module.h"
-#include "services/order/module.h"
-#include "services/payment/module.h"
-#include "services/saga/module.h"
+#include "services/catalog.h"
 
 namespace oms {
 namespace {
 
 namespace json = boost::json;
-using Register = runtime::Background (*)(runtime::ServiceContext&);
 
 class SagaOnPostgres : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(pg_.ok()) << pg_.error();
     settings_.demo_data = true;
-    const std::pair<const char*, Register> services[] = {
-        {"order", &order::register_order},
-        {"inventory", &inventory::register_inventory},
-        {"payment", &payment::register_payment},
-        {"fulfillment", &fulfillment::register_fulfillment},
-        {"saga", &saga::register_saga},
-        {"notification", &notification::register_notification},
-    };
-    for (const auto& [name, reg] : services) {
-      pg_.create_database(std::string("oms_") + name);
+    for (const auto& svc : services::all()) {
+      const std::string name(svc.name);
+      pg_.create_database("oms_" + name);
       storage::DbOptions o;
-      o.url = pg_.url(std::string("oms_") + name);
+      o.url = pg_.url("oms_" + name);
       o.pool_size = 3;
       auto db = std::make_unique<storage::Database>(o);
       auto relay = std::make_unique<bus::Relay>(*db, bus_, name);
       db->set_commit_listener([r = relay.get()] { r->notify(); });
       runtime::ServiceContext ctx{*db, bus_, router_, settings_, metrics_};
-      backgrounds_.push_back(reg(ctx));
+      backgrounds_.push_back(svc.reg(ctx));
       dbs_.push_back(std::move(db));
       relays_.push_back(std::move(relay));
     }
