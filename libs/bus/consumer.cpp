@@ -23,20 +23,27 @@ std::vector<Result> attempt(const Subscription& sub, std::span<const Message* co
     out.clear();
     for (const Message* m : batch) {
       log::RequestScope scope(m->request_id);  // its logs and the messages it causes carry it on
-      if (isolate) tx.sql << "SAVEPOINT msg";
-      try {
-        if (!tx.first_delivery(sub.consumer, m->id)) {
-          out.push_back({Outcome::kDuplicate, {}});
-        } else {
-          sub.handler(*m, tx);
-          out.push_back({Outcome::kHandled, {}});
+      // A Conflict (a concurrent writer changed the row first) runs the message again at once:
+      // its next read sees the other writer's committed change.
+      for (int tries = 1;; ++tries) {
+        if (isolate) tx.sql << "SAVEPOINT msg";
+        try {
+          if (!tx.first_delivery(sub.consumer, m->id)) {
+            out.push_back({Outcome::kDuplicate, {}});
+          } else {
+            sub.handler(*m, tx);
+            out.push_back({Outcome::kHandled, {}});
+          }
+          if (isolate) tx.sql << "RELEASE SAVEPOINT msg";
+          break;
+        } catch (const std::exception& e) {
+          if (!isolate) throw OneFailed(e.what());
+          tx.sql << "ROLLBACK TO SAVEPOINT msg";
+          tx.sql << "RELEASE SAVEPOINT msg";
+          if (dynamic_cast<const storage::Conflict*>(&e) && tries < kMaxAttempts) continue;
+          out.push_back({Outcome::kFailed, e.what()});
+          break;
         }
-        if (isolate) tx.sql << "RELEASE SAVEPOINT msg";
-      } catch (const std::exception& e) {
-        if (!isolate) throw OneFailed(e.what());
-        tx.sql << "ROLLBACK TO SAVEPOINT msg";
-        tx.sql << "RELEASE SAVEPOINT msg";
-        out.push_back({Outcome::kFailed, e.what()});
       }
     }
   });

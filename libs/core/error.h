@@ -2,6 +2,7 @@
 // Expected failures are values: every module reports them as an Error with a kind that maps to
 // exactly one HTTP status in libs/http/problem.cpp. Exceptions are for bugs and start-up only.
 #include <expected>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -23,6 +24,12 @@ enum class Errc {
 struct Error {
   Errc code;
   std::string detail;
+};
+
+// Thrown when a dependency (the database, the broker) cannot be reached at all: the request
+// cannot be served now, but may succeed in a moment. The HTTP server answers 503 + Retry-After.
+struct Unavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 template <class T>

@@ -1,5 +1,7 @@
 #include "libs/http/message.h"
 
+#include <cstdint>
+
 #include <algorithm>
 #include <cctype>
 
@@ -45,6 +47,30 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
   auto it = query.find(std::string(name));
   if (it == query.end()) return std::nullopt;
   return std::string_view(it->second);
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = c & (0x7F >> len);
+    for (int k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
 }
 
 std::string percent_decode(std::string_view s, bool plus_as_space) {

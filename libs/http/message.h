@@ -15,6 +15,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;  // names lowe
 
 struct Request {
   std::string method;                                   // "GET", "POST", ...
+  std::string target;                                   // as received: path and query, encoded
   std::string path;                                     // percent-decoded, no query
   std::map<std::string, std::string> query;             // percent-decoded
   Headers headers;
@@ -40,6 +41,8 @@ struct Response {
 };
 
 std::string percent_decode(std::string_view s, bool plus_as_space);
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
+bool valid_utf8(std::string_view s);
 std::map<std::string, std::string> parse_query(std::string_view q);
 
 }  // namespace oms::http

@@ -3,7 +3,12 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <chrono>
+#include <random>
+#include <thread>
+
 #include "libs/core/clock.h"
+#include "libs/core/error.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
 
@@ -98,7 +103,48 @@ Database::Database(const DbOptions& options) : options_(options) {
     open_session(*writer_);
   }
   pool_ = std::make_unique<soci::connection_pool>(options.pool_size);
-  for (int i = 0; i < options.pool_size; ++i) open_session(pool_->at(i));
+  for (int i = 0; i < options.pool_size; ++i) {
+    if (sqlite_) {
+      open_session(pool_->at(i));
+      continue;
+    }
+    // PostgreSQL may not be up yet: a session that cannot connect now connects on first use.
+    try {
+      open_session(pool_->at(i));
+    } catch (const std::exception& e) {
+      log::warn({"storage"}, std::string("PostgreSQL not reachable yet: ") + e.what());
+      break;
+    }
+  }
+}
+
+namespace {
+
+std::string first_line(std::string_view s) { return std::string(s.substr(0, s.find('\n'))); }
+
+constexpr int kAttempts = 10;  // of a PostgreSQL transaction that lost a race
+
+// A short random pause before running a transaction that lost a race again, so that the same
+// contenders do not collide again in lockstep.
+void backoff(int attempt) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  std::uniform_int_distribution<int> us(0, 500 * std::min(attempt, 8));
+  std::this_thread::sleep_for(std::chrono::microseconds(us(rng)));
+}
+
+}  // namespace
+
+void Database::ensure_connected(soci::session& s) {
+  if (s.is_connected()) return;
+  try {
+    s.close();
+  } catch (...) {
+  }
+  try {
+    open_session(s);
+  } catch (const std::exception& e) {
+    throw Unavailable("the database is unreachable: " + first_line(e.what()));
+  }
 }
 
 Database::~Database() = default;
@@ -123,6 +169,8 @@ void Database::open_session(soci::session& s) {
 void Database::migrate(std::string_view service, const std::vector<std::string>& statements) {
   std::string serial = sqlite_ ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
   write([&](Tx& tx) {
+    // Replicas starting together: one migrates, the others wait for it and find nothing to do.
+    if (!sqlite_) tx.sql << "SELECT pg_advisory_xact_lock(7291)";
     for (const auto& st : framework_schema()) tx.sql << replace_all(st, "%SERIAL_PK%", serial);
     std::string svc(service);
     int applied = 0;
@@ -251,8 +299,13 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
     // Concurrent transactions may collide (a unique key inserted by both, a serialization
     // failure, a deadlock, an optimistic version check): the loser runs again and then sees
     // the winner's row, e.g. a duplicate Idempotency-Key replays the first order.
+    // A connection the server dropped (a restart, a failover) is opened again and the
+    // transaction runs again, unless it was lost during COMMIT: then whether it committed is
+    // unknown, and the caller gets Unavailable (503) instead of a possible double effect.
     for (int attempt = 1;; ++attempt) {
       soci::session s(*pool_);
+      ensure_connected(s);
+      bool committing = false;
       auto rollback = [&s] {
         try {
           s << "ROLLBACK";
@@ -263,6 +316,7 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
         s << "BEGIN";
         Tx tx(s);
         f(tx);
+        committing = true;
         s << "COMMIT";
         notify = tx.published_any();
         break;
@@ -270,10 +324,25 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
         rollback();
         std::string state = e.sqlstate();
         bool race = state == "23505" || state == "40001" || state == "40P01";
-        if (!race || attempt >= 5) throw;
+        if (!s.is_connected() || state.starts_with("08") || state == "57P01") {
+          if (committing || attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
+          continue;
+        }
+        if (!race || attempt >= kAttempts) throw;
+        backoff(attempt);
+      } catch (const Unavailable&) {
+        throw;
+      } catch (const soci::soci_error& e) {
+        rollback();
+        if (!s.is_connected()) {
+          if (committing || attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
+          continue;
+        }
+        throw;
       } catch (const Conflict&) {
         rollback();
-        if (attempt >= 5) throw;
+        if (attempt >= kAttempts) throw;
+        backoff(attempt);
       } catch (...) {
         rollback();
         throw;
@@ -284,8 +353,26 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
 }
 
 void Database::run_read(const std::function<void(soci::session&)>& f) {
-  soci::session s(*pool_);
-  f(s);
+  if (sqlite_) {
+    soci::session s(*pool_);
+    f(s);
+    return;
+  }
+  for (int attempt = 1;; ++attempt) {
+    soci::session s(*pool_);
+    ensure_connected(s);
+    try {
+      f(s);
+      return;
+    } catch (const soci::soci_error& e) {
+      if (s.is_connected()) throw;
+      if (attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
+    }
+  }
+}
+
+std::string_view for_update(soci::session& s) {
+  return s.get_backend_name() == "postgresql" ? " FOR UPDATE" : "";
 }
 
 bool Database::ping() {

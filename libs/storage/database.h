@@ -72,6 +72,12 @@ long long exec(soci::session& s, const std::string& q, Uses&&... uses) {
   return st.get_affected_rows();
 }
 
+// " FOR UPDATE" on PostgreSQL, "" on SQLite (one writer: rows need no lock). Appended to the
+// SELECT that loads a row a transaction is about to change, so that two replicas (or two
+// consumer threads) changing the same order, saga or payment take turns instead of one
+// overwriting the other's change.
+std::string_view for_update(soci::session& s);
+
 class Database {
  public:
   explicit Database(const DbOptions& options);
@@ -113,12 +119,15 @@ class Database {
 
   void set_commit_listener(std::function<void()> listener) { listener_ = std::move(listener); }
   // True when the database answers a trivial query (readiness).
+  // On PostgreSQL, read() and write() throw oms::Unavailable while the server cannot be reached
+  // and reconnect by themselves once it is back.
   bool ping();
 
  private:
   void run_write(const std::function<void(Tx&)>& f);
   void run_read(const std::function<void(soci::session&)>& f);
   void open_session(soci::session& s);
+  void ensure_connected(soci::session& s);  // PostgreSQL: reconnects a dropped session or throws Unavailable
 
   DbOptions options_;
   bool sqlite_;

@@ -35,9 +35,9 @@ Task from_row(const soci::row& r) {
   return Task{get_str(r, 0), get_str(r, 1), get_str(r, 2), get_opt_str(r, 3), get_int(r, 4), get_int(r, 5)};
 }
 
-std::optional<Task> load(soci::session& sql, const std::string& order_id) {
+std::optional<Task> load(soci::session& sql, const std::string& order_id, bool lock = false) {
   soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM tasks WHERE order_id = :id", soci::use(order_id, "id"),
+  sql << std::string("SELECT ") + kColumns + " FROM tasks WHERE order_id = :id" + std::string(lock ? storage::for_update(sql) : ""), soci::use(order_id, "id"),
       soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   return from_row(r);
@@ -71,7 +71,7 @@ void on_message(const bus::Message& m, storage::Tx& tx) {
   long long now = now_ms();
   if (m.subject == c::CreateFulfillment::kSubject) {
     auto cmd = c::decode<c::CreateFulfillment>(m.payload);
-    auto t = load(tx.sql, cmd.orderId);
+    auto t = load(tx.sql, cmd.orderId, /*lock=*/true);
     if (!t) {
       Task n{new_uuid(), cmd.orderId, "INITIATED", std::nullopt, now, now};
       insert(tx.sql, n);
@@ -81,7 +81,7 @@ void on_message(const bus::Message& m, storage::Tx& tx) {
     c::emit(tx, c::FulfillmentCreated{cmd.orderId, t->id});
   } else if (m.subject == c::CancelFulfillment::kSubject) {
     auto cmd = c::decode<c::CancelFulfillment>(m.payload);
-    auto t = load(tx.sql, cmd.orderId);
+    auto t = load(tx.sql, cmd.orderId, /*lock=*/true);
     if (!t) {
       // Cancel before create (a timed-out step): a cancelled task fences off a late create.
       insert(tx.sql, Task{new_uuid(), cmd.orderId, "CANCELLED", std::nullopt, now, now});
@@ -102,7 +102,7 @@ http::Response advance(storage::Database& db, http::Request& req, Step step) {
   const auto& id = req.params["orderId"];
   if (!is_uuid(id)) return http::problem(404, "no fulfillment task for order " + id, req.path);
   return db.write([&](storage::Tx& tx) -> http::Response {
-    auto t = load(tx.sql, id);
+    auto t = load(tx.sql, id, /*lock=*/true);
     if (!t) return http::problem(404, "no fulfillment task for order " + id, req.path);
     auto r = step(tx, *t);
     if (!r) return http::from_error(r.error(), req.path);

@@ -153,7 +153,7 @@ http::Response restock(storage::Database& db, http::Request& req) {
   auto valid = q ? domain::validate_restock(*q) : fail(Errc::kInvalid, "quantity must be an integer from 1 to 1000000");
   if (!valid) return http::from_error(valid.error(), req.path);
   return db.write([&](storage::Tx& tx) -> http::Response {
-    auto p = adapters::load(tx.sql, id);
+    auto p = adapters::load(tx.sql, id, /*lock=*/true);
     if (!p) return http::problem(404, "product " + id + " not found", req.path);
     p->total += *valid;
     p->available += *valid;

@@ -235,7 +235,7 @@ http::Response cancel_order(storage::Database& db, http::Request& req) {
   std::string lower_id = id;
   std::transform(lower_id.begin(), lower_id.end(), lower_id.begin(), [](unsigned char ch) { return std::tolower(ch); });
   return db.write([&](storage::Tx& tx) -> http::Response {
-    auto o = adapters::load(tx.sql, lower_id);
+    auto o = adapters::load(tx.sql, lower_id, /*lock=*/true);
     if (!o) return http::problem(404, "order " + id + " not found", req.path);
     auto decision = domain::request_cancel(*o, now_ms());
     if (!decision) return http::from_error(decision.error(), req.path);
@@ -260,7 +260,7 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
       "order", {std::string(c::SagaUpdated::kSubject)}, &ctx.db,
       [&metrics](const bus::Message& m, storage::Tx& tx) {
         auto e = c::decode<c::SagaUpdated>(m.payload);
-        auto o = adapters::load(tx.sql, e.orderId);
+        auto o = adapters::load(tx.sql, e.orderId, /*lock=*/true);
         if (!o) throw std::runtime_error("saga update for unknown order " + e.orderId);
         domain::SagaView v{e.orderStatus, e.paymentStatus, e.inventoryStatus, e.fulfillmentStatus,
                            e.reason, e.cancelRequested, e.version, e.atMs, e.cancelSeq};

@@ -30,10 +30,10 @@ const std::vector<std::string>& migrations() {
   return m;
 }
 
-std::optional<Payment> load(soci::session& sql, const std::string& order_id) {
+std::optional<Payment> load(soci::session& sql, const std::string& order_id, bool lock = false) {
   soci::row r;
   sql << "SELECT id, order_id, amount_minor, currency, status, transaction_id, failure_reason,"
-         " created_ms, updated_ms FROM payments WHERE order_id = :id",
+         " created_ms, updated_ms FROM payments WHERE order_id = :id" + std::string(lock ? storage::for_update(sql) : ""),
       soci::use(order_id, "id"), soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   Payment p;
@@ -83,7 +83,7 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
   long long now = now_ms();
   if (m.subject == c::AuthorizePayment::kSubject) {
     auto cmd = c::decode<c::AuthorizePayment>(m.payload);
-    if (auto prior = load(tx.sql, cmd.orderId)) return reply(tx, *prior);  // once per order
+    if (auto prior = load(tx.sql, cmd.orderId, /*lock=*/true)) return reply(tx, *prior);  // once per order
     if (settings.payment_delay_ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(settings.payment_delay_ms));
     Payment p = domain::charge(new_uuid(), cmd.orderId, Money{cmd.amountMinor}, cmd.currency,
@@ -94,7 +94,7 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
     else log::debug({"payment", {}, p.order_id}, "payment captured " + format_money(p.amount));
   } else if (m.subject == c::RefundPayment::kSubject) {
     auto cmd = c::decode<c::RefundPayment>(m.payload);
-    auto p = load(tx.sql, cmd.orderId);
+    auto p = load(tx.sql, cmd.orderId, /*lock=*/true);
     if (!p) {
       // Refund before authorize (a timed-out step): fence the order so a late authorize fails.
       insert(tx.sql, domain::voided(new_uuid(), cmd.orderId, now));
@@ -134,7 +134,7 @@ runtime::Background register_payment(runtime::ServiceContext& ctx) {
     const auto& id = req.params["orderId"];
     if (!is_uuid(id)) return http::problem(404, "no payment for order " + id, req.path);
     return db.write([&](storage::Tx& tx) -> http::Response {
-      auto p = load(tx.sql, id);
+      auto p = load(tx.sql, id, /*lock=*/true);
       if (!p) return http::problem(404, "no payment for order " + id, req.path);
       auto outcome = domain::manual_refund(*p, now_ms());
       if (!outcome) return http::from_error(outcome.error(), req.path);

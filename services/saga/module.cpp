@@ -76,7 +76,7 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
   long long now = now_ms();
   if (m.subject == c::OrderCreated::kSubject) {
     auto e = c::decode<c::OrderCreated>(m.payload);
-    if (adapters::load(tx.sql, e.orderId)) return;  // a saga per order, once
+    if (adapters::load(tx.sql, e.orderId, /*lock=*/true)) return;  // a saga per order, once
     std::vector<domain::Item> items;
     for (auto& l : e.items) items.push_back({l.productId, l.quantity, l.priceMinor});
     Effects fx;
@@ -90,7 +90,7 @@ void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings&
   // Every other message names an order whose saga must exist.
   auto v = boost::json::parse(m.payload);
   std::string order_id = boost::json::value_to<std::string>(v.at("orderId"));
-  auto loaded = adapters::load(tx.sql, order_id);
+  auto loaded = adapters::load(tx.sql, order_id, /*lock=*/true);
   if (!loaded) throw std::runtime_error("no saga for order " + order_id + " (" + m.subject + ")");
   Saga& s = *loaded;
   const View before = view_of(s);
@@ -184,7 +184,7 @@ class Timer {
     if (due.empty()) return;
     db_.write([&](storage::Tx& tx) {
       for (const auto& id : due) {
-        auto s = adapters::load(tx.sql, id);
+        auto s = adapters::load(tx.sql, id, /*lock=*/true);
         if (!s) continue;
         const View before = view_of(*s);
         auto fx = s->on_tick(now);

@@ -227,3 +227,20 @@ TEST(Headers, SetHeaderLowerCasesAndReplaces) {
 
 }  // namespace
 }  // namespace oms::http
+
+namespace oms::http {
+namespace {
+
+TEST(Utf8, AcceptsWellFormedAndRejectsTheRest) {
+  EXPECT_TRUE(valid_utf8(""));
+  EXPECT_TRUE(valid_utf8("plain ascii"));
+  EXPECT_TRUE(valid_utf8("zo\xC3\xAB \xE2\x82\xAC \xF0\x9F\x98\x80"));  // ë € 😀
+  EXPECT_FALSE(valid_utf8("\xFF\xFE"));
+  EXPECT_FALSE(valid_utf8("\xC3"));              // truncated
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));      // a surrogate
+  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // beyond U+10FFFF
+}
+
+}  // namespace
+}  // namespace oms::http

@@ -1,5 +1,7 @@
 #include "services/inventory/adapters/store.h"
 
+#include <set>
+
 #include "libs/contracts/messages.h"
 #include "libs/storage/row.h"
 
@@ -41,18 +43,23 @@ Product from_row(const soci::row& r) {
 }
 }  // namespace
 
-std::optional<Product> load(soci::session& sql, const std::string& id) {
+std::optional<Product> load(soci::session& sql, const std::string& id, bool lock) {
   soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM products WHERE product_id = :id", soci::use(id, "id"),
-      soci::into(r);
+  sql << std::string("SELECT ") + kColumns + " FROM products WHERE product_id = :id" +
+             std::string(lock ? storage::for_update(sql) : ""),
+      soci::use(id, "id"), soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   return from_row(r);
 }
 
 std::map<std::string, Product> load_many(soci::session& sql, const std::vector<domain::Line>& lines) {
+  // Locked in product id order, whatever the order of the lines: two orders of the same
+  // products never wait for each other in a circle.
+  std::set<std::string> ids;
+  for (const auto& l : lines) ids.insert(l.product_id);
   std::map<std::string, Product> out;
-  for (const auto& l : lines)
-    if (auto p = load(sql, l.product_id)) out.emplace(l.product_id, std::move(*p));
+  for (const auto& id : ids)
+    if (auto p = load(sql, id, /*lock=*/true)) out.emplace(id, std::move(*p));
   return out;
 }
 

@@ -13,7 +13,9 @@ namespace oms::inventory::adapters {
 
 const std::vector<std::string>& migrations();
 
-std::optional<domain::Product> load(soci::session& sql, const std::string& id);
+// lock: SELECT … FOR UPDATE on PostgreSQL (write paths).
+std::optional<domain::Product> load(soci::session& sql, const std::string& id, bool lock = false);
+// Loads and locks the products of these lines (in product id order).
 std::map<std::string, domain::Product> load_many(soci::session& sql, const std::vector<domain::Line>& lines);
 void insert(soci::session& sql, const domain::Product& p);  // throws on a duplicate id
 void save(soci::session& sql, const domain::Product& p);

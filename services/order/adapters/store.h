@@ -11,7 +11,8 @@ namespace oms::order::adapters {
 
 const std::vector<std::string>& migrations();
 
-std::optional<domain::Order> load(soci::session& sql, const std::string& order_id);
+std::optional<domain::Order> load(soci::session& sql, const std::string& order_id,
+                                  bool lock = false);  // lock: SELECT … FOR UPDATE (write paths)
 void insert(soci::session& sql, const domain::Order& o);
 void update(soci::session& sql, const domain::Order& o);
 

@@ -12,7 +12,8 @@ namespace oms::saga::adapters {
 
 const std::vector<std::string>& migrations();
 
-std::optional<domain::Saga> load(soci::session& sql, const std::string& order_id);
+std::optional<domain::Saga> load(soci::session& sql, const std::string& order_id,
+                                  bool lock = false);  // lock: SELECT … FOR UPDATE (write paths)
 void insert(soci::session& sql, const domain::Saga& s);
 void update(soci::session& sql, const domain::Saga& s);
 void append_history(soci::session& sql, const std::string& order_id, std::int64_t version,
