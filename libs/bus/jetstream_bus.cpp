@@ -3,6 +3,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 
@@ -24,100 +25,182 @@ std::string durable_name(const std::string& consumer, const std::string& subject
   return d;
 }
 
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
 }  // namespace
 
 struct JetStreamBus::Impl {
   std::string urls, stream;
+  int replicas = 1;
+  natsOptions* opts = nullptr;
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
   std::vector<Subscription> subs;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<int> busy{0};
+  std::atomic<bool> stream_ready{false};
+  std::mutex stream_mu;    // one thread at a time creates the stream
+  std::mutex publish_mu;   // one batch at a time: PublishAsyncComplete waits for all in flight
+  std::atomic<bool> async_failed{false};
+  std::function<void()> on_dead_letter;
 
-  void fetch_loop(const Subscription& sub, const std::string& subject) {
-    natsSubscription* ns = nullptr;
+  static void on_pub_error(jsCtx*, jsPubAckErr* pae, void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    self->async_failed = true;
+    log::warn({"bus"}, std::string("publish not acknowledged: ") + (pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err)));
+  }
+
+  bool is_connected() const { return nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED; }
+
+  // Creates the stream if it is missing (first start, or a broker that lost its data).
+  bool ensure_stream() {
+    if (stream_ready) return true;
+    if (!is_connected()) return false;
+    std::lock_guard lock(stream_mu);
+    if (stream_ready) return true;
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    const char* subjects[] = {"oms.>"};
+    cfg.Name = stream.c_str();
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Replicas = replicas;
+    cfg.Duplicates = 120'000 * kNanosPerMilli;  // de-duplication window for Nats-Msg-Id
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
+    if (si) jsStreamInfo_Destroy(si);
+    if (s != NATS_OK && jerr != JSStreamNameExistErr) {
+      log::warn({"bus"}, std::string("create stream: ") + natsStatus_GetText(s) + " (" + std::to_string(jerr) + ")");
+      return false;
+    }
+    stream_ready = true;
+    return true;
+  }
+
+  natsSubscription* subscribe_durable(const Subscription& sub, const std::string& subject) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
     std::string durable = durable_name(sub.consumer, subject);
     so.Config.Durable = durable.c_str();
     so.Config.AckPolicy = js_AckExplicit;
-    so.Config.AckWait = 30'000 * kNanosPerMilli;
+    so.Config.AckWait = 10'000 * kNanosPerMilli;  // a crashed replica's messages come back after 10 s
     so.Config.MaxAckPending = 4096;
     std::string full = "oms." + subject;
+    natsSubscription* ns = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    check(js_PullSubscribe(&ns, js, full.c_str(), durable.c_str(), nullptr, &so, &jerr),
-          "pull subscribe " + durable);
+    natsStatus s = js_PullSubscribe(&ns, js, full.c_str(), durable.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_OK) {
+      log::warn({sub.consumer}, "pull subscribe " + durable + ": " + natsStatus_GetText(s));
+      if (ns) natsSubscription_Destroy(ns);
+      return nullptr;
+    }
+    return ns;
+  }
+
+  void fetch_loop(const Subscription& sub, const std::string& subject) {
+    natsSubscription* ns = nullptr;
     std::vector<Message> msgs;
     std::vector<const Message*> ptrs;
+    int errors = 0;
     while (!stopping) {
+      if (!ns) {
+        if (!ensure_stream() || !(ns = subscribe_durable(sub, subject))) {
+          sleep_ms(250);
+          continue;
+        }
+      }
       natsMsgList list{};
+      jsErrCode jerr = static_cast<jsErrCode>(0);
       natsStatus s = natsSubscription_Fetch(&list, ns, 128, 200, &jerr);
-      if (s == NATS_TIMEOUT || list.Count == 0) {
+      if (s == NATS_TIMEOUT || (s == NATS_OK && list.Count == 0)) {
         natsMsgList_Destroy(&list);
+        errors = 0;
         continue;
       }
       if (s != NATS_OK) {
-        log::warn({sub.consumer}, std::string("fetch: ") + natsStatus_GetText(s));
         natsMsgList_Destroy(&list);
+        // Disconnected, or the consumer is gone (a broker that lost its data): wait, and after
+        // a few failures subscribe again, which creates the durable consumer if it is missing.
+        if (++errors == 1 || errors % 20 == 0)
+          log::warn({sub.consumer}, "fetch " + subject + ": " + natsStatus_GetText(s));
+        if (errors % 10 == 0) {
+          natsSubscription_Destroy(ns);
+          ns = nullptr;
+          stream_ready = false;
+        }
+        sleep_ms(200);
         continue;
       }
+      errors = 0;
       busy++;
-      msgs.clear();
-      ptrs.clear();
-      for (int i = 0; i < list.Count; ++i) {
-        natsMsg* m = list.Msgs[i];
-        Message msg;
-        const char* v = nullptr;
-        if (natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v) msg.id = v;
-        if (natsMsgHeader_Get(m, "Oms-Request-Id", &v) == NATS_OK && v) msg.request_id = v;
-        msg.subject = subject;
-        msg.payload.assign(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
-        msgs.push_back(std::move(msg));
-      }
-      for (const auto& m : msgs) ptrs.push_back(&m);
-      std::vector<Result> results;
-      try {
-        results = handle_batch(sub, ptrs);
-      } catch (const std::exception& e) {
-        results.assign(msgs.size(), Result{Outcome::kFailed, e.what()});
-      }
-      for (int i = 0; i < list.Count; ++i) {
-        natsMsg* m = list.Msgs[i];
-        if (results[i].outcome != Outcome::kFailed) {
-          natsMsg_Ack(m, nullptr);
-          continue;
-        }
-        std::uint64_t delivered = 1;
-        jsMsgMetaData* meta = nullptr;
-        natsStatus ms = natsMsg_GetMetaData(&meta, m);
-        if (ms == NATS_OK && meta) {
-          delivered = meta->NumDelivered;
-          jsMsgMetaData_Destroy(meta);
-        }
-        log::warn({sub.consumer}, "handling " + subject + " failed (delivery " + std::to_string(delivered) +
-                                      "): " + results[i].error);
-        if (delivered >= static_cast<std::uint64_t>(kMaxAttempts)) {
-          try {
-            dead_letter(sub, msgs[i], results[i].error, static_cast<int>(delivered));
-            natsMsg_Ack(m, nullptr);
-          } catch (const std::exception&) {
-            natsMsg_NakWithDelay(m, 1000, nullptr);  // milliseconds (unlike AckWait)
-          }
-        } else {
-          std::int64_t delay_ms = 50LL << std::min<std::uint64_t>(delivered, 6);
-          natsMsg_NakWithDelay(m, delay_ms, nullptr);  // milliseconds (unlike AckWait)
-        }
-      }
+      handle(sub, subject, list, msgs, ptrs);
       natsMsgList_Destroy(&list);
       busy--;
     }
-    natsSubscription_Destroy(ns);
+    if (ns) natsSubscription_Destroy(ns);
+  }
+
+  void handle(const Subscription& sub, const std::string& subject, natsMsgList& list, std::vector<Message>& msgs,
+              std::vector<const Message*>& ptrs) {
+    msgs.clear();
+    ptrs.clear();
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* m = list.Msgs[i];
+      Message msg;
+      const char* v = nullptr;
+      if (natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v) msg.id = v;
+      if (natsMsgHeader_Get(m, "Oms-Request-Id", &v) == NATS_OK && v) msg.request_id = v;
+      msg.subject = subject;
+      msg.payload.assign(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+      msgs.push_back(std::move(msg));
+    }
+    for (const auto& m : msgs) ptrs.push_back(&m);
+    std::vector<Result> results;
+    try {
+      results = handle_batch(sub, ptrs);
+    } catch (const std::exception& e) {
+      // The transaction failed as a whole: the database is down or was lost mid-batch. Try the
+      // batch again later; these deliveries do not count against the messages.
+      log::warn({sub.consumer}, "batch of " + subject + " not handled: " + e.what());
+      for (int i = 0; i < list.Count; ++i) natsMsg_NakWithDelay(list.Msgs[i], 1000, nullptr);  // ms
+      return;
+    }
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* m = list.Msgs[i];
+      if (results[i].outcome != Outcome::kFailed) {
+        natsMsg_Ack(m, nullptr);
+        continue;
+      }
+      std::uint64_t delivered = 1;
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, m) == NATS_OK && meta) {
+        delivered = meta->NumDelivered;
+        jsMsgMetaData_Destroy(meta);
+      }
+      log::warn({sub.consumer}, "handling " + subject + " failed (delivery " + std::to_string(delivered) +
+                                    "): " + results[i].error);
+      if (delivered >= static_cast<std::uint64_t>(kMaxAttempts)) {
+        try {
+          dead_letter(sub, msgs[i], results[i].error, static_cast<int>(delivered));
+          natsMsg_Ack(m, nullptr);
+          if (on_dead_letter) on_dead_letter();
+        } catch (const std::exception&) {
+          natsMsg_NakWithDelay(m, 1000, nullptr);  // milliseconds (unlike AckWait)
+        }
+      } else {
+        std::int64_t delay_ms = 50LL << std::min<std::uint64_t>(delivered, 6);
+        natsMsg_NakWithDelay(m, delay_ms, nullptr);  // milliseconds (unlike AckWait)
+      }
+    }
   }
 };
 
-JetStreamBus::JetStreamBus(std::string urls, std::string stream) : impl_(std::make_unique<Impl>()) {
+JetStreamBus::JetStreamBus(std::string urls, int replicas, std::string stream) : impl_(std::make_unique<Impl>()) {
   impl_->urls = std::move(urls);
+  impl_->replicas = std::max(1, replicas);
   impl_->stream = std::move(stream);
 }
 
@@ -125,32 +208,48 @@ JetStreamBus::~JetStreamBus() {
   stop();
   if (impl_->js) jsCtx_Destroy(impl_->js);
   if (impl_->nc) natsConnection_Destroy(impl_->nc);
+  if (impl_->opts) natsOptions_Destroy(impl_->opts);
 }
 
 void JetStreamBus::connect() {
   auto& i = *impl_;
-  check(natsConnection_ConnectTo(&i.nc, i.urls.c_str()), "connect to NATS at " + i.urls);
-  check(natsConnection_JetStream(&i.js, i.nc, nullptr), "JetStream context");
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  const char* subjects[] = {"oms.>"};
-  cfg.Name = i.stream.c_str();
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
-  cfg.Duplicates = 120'000 * kNanosPerMilli;  // de-duplication window for Nats-Msg-Id
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_AddStream(&si, i.js, &cfg, nullptr, &jerr);
-  if (si) jsStreamInfo_Destroy(si);
-  if (s != NATS_OK && jerr != JSStreamNameExistErr)
-    throw std::runtime_error(std::string("create stream: ") + natsStatus_GetText(s));
+  check(natsOptions_Create(&i.opts), "NATS options");
+  check(natsOptions_SetServers(i.opts, nullptr, 0), "NATS options");
+  check(natsOptions_SetURL(i.opts, i.urls.c_str()), "NATS URL " + i.urls);
+  natsOptions_SetMaxReconnect(i.opts, -1);         // forever
+  natsOptions_SetReconnectWait(i.opts, 250);       // ms
+  natsOptions_SetTimeout(i.opts, 2000);            // connect timeout, ms
+  // With a callback, a first connect that fails returns at once and goes on in the background
+  // (without one, natsConnection_Connect blocks until it succeeds).
+  natsOptions_SetRetryOnFailedConnect(
+      i.opts, true, [](natsConnection*, void*) { log::info({"bus"}, "connected to NATS"); }, nullptr);
+  natsStatus s = natsConnection_Connect(&i.nc, i.opts);
+  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) check(s, "connect to NATS at " + i.urls);
+  if (s == NATS_NOT_YET_CONNECTED) log::warn({"bus"}, "NATS at " + i.urls + " not reachable yet; retrying");
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 5000;  // ms, for API calls and sync waits
+  jo.PublishAsync.MaxPending = 8192;
+  jo.PublishAsync.ErrHandler = &Impl::on_pub_error;
+  jo.PublishAsync.ErrHandlerClosure = &i;
+  check(natsConnection_JetStream(&i.js, i.nc, &jo), "JetStream context");
+  i.ensure_stream();
 }
+
+bool JetStreamBus::connected() const { return impl_->is_connected() && impl_->ensure_stream(); }
+
+void JetStreamBus::on_dead_letter(std::function<void()> f) { impl_->on_dead_letter = std::move(f); }
 
 void JetStreamBus::subscribe(Subscription sub) { impl_->subs.push_back(std::move(sub)); }
 
 void JetStreamBus::publish(std::vector<Message> batch, std::function<void(bool)> done) {
   auto& i = *impl_;
+  if (!i.is_connected() || !i.ensure_stream()) {  // fail fast while NATS is down
+    done(false);
+    return;
+  }
+  std::lock_guard lock(i.publish_mu);
+  i.async_failed = false;
   bool ok = true;
   for (const auto& m : batch) {
     natsMsg* msg = nullptr;
@@ -162,16 +261,28 @@ void JetStreamBus::publish(std::vector<Message> batch, std::function<void(bool)>
     }
     natsMsgHeader_Set(msg, "Nats-Msg-Id", m.id.c_str());
     if (!m.request_id.empty()) natsMsgHeader_Set(msg, "Oms-Request-Id", m.request_id.c_str());
-    jsPubAck* ack = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_PublishMsg(&ack, i.js, msg, nullptr, &jerr);
-    if (ack) jsPubAck_Destroy(ack);
-    natsMsg_Destroy(msg);
+    natsStatus s = js_PublishMsgAsync(i.js, &msg, nullptr);  // takes the message on success
     if (s != NATS_OK) {
+      if (msg) natsMsg_Destroy(msg);
       log::warn({"bus"}, std::string("publish: ") + natsStatus_GetText(s));
       ok = false;
       break;
     }
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 5'000;  // ms
+  natsStatus s = js_PublishAsyncComplete(i.js, &po);
+  if (s != NATS_OK) {
+    log::warn({"bus"}, std::string("publish: waiting for acks: ") + natsStatus_GetText(s));
+    ok = false;
+    // Forget what is still pending: the relay publishes the batch again (de-duplicated).
+    natsMsgList pending{};
+    if (js_PublishAsyncGetPendingList(&pending, i.js) == NATS_OK) natsMsgList_Destroy(&pending);
+  }
+  if (i.async_failed) {
+    ok = false;
+    i.stream_ready = false;  // the stream may be gone (a broker that lost its data)
   }
   done(ok);
 }
