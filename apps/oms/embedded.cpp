@@ -1,52 +1,22 @@
 #include "apps/oms/embedded.h"
 
-#include <signal.h>
-#include <sys/stat.h>
+#include "apps/oms/process.h"
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <thread>
 
 #include "libs/auth/jwt.h"
 #include "libs/bus/inproc_bus.h"
 #include "libs/bus/relay.h"
-#include "libs/core/ids.h"
 #include "libs/core/log.h"
 #include "libs/http/server.h"
 #include "services/catalog.h"
 #include "services/gateway/gateway.h"
 
 namespace oms::app {
-namespace {
 
 namespace fs = std::filesystem;
-
-// The JWT secret of embedded mode: generated once, kept in the data directory (0600), so that
-// tokens survive restarts.
-std::string load_or_create_secret(const fs::path& dir) {
-  fs::path file = dir / "jwt.secret";
-  if (fs::exists(file)) {
-    std::ifstream in(file);
-    std::string s;
-    std::getline(in, s);
-    if (s.size() >= 32) return s;
-  }
-  std::string secret = random_hex(32);
-  fs::path tmp = dir / "jwt.secret.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << secret << "\n";
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  ::chmod(tmp.c_str(), 0600);
-  fs::rename(tmp, file);
-  return secret;
-}
-
-}  // namespace
 
 int run_embedded(const runtime::Settings& settings) {
   fs::path dir = settings.data_dir;
@@ -55,11 +25,7 @@ int run_embedded(const runtime::Settings& settings) {
   auth::JwtCodec jwt(secret, "oms", settings.token_ttl_s);
 
   // Block the stop signals in every thread; the main thread waits for them below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = block_stop_signals();
 
   runtime::Metrics metrics;
   bus::InProcBus bus;
@@ -97,18 +63,13 @@ int run_embedded(const runtime::Settings& settings) {
           if (!db->ping()) return false;
         return true;
       });
-  http::ServerOptions sopts;
-  sopts.host = settings.host;
-  sopts.port = static_cast<std::uint16_t>(settings.port);
-  sopts.worker_threads = settings.worker_threads;
-  http::Server server(sopts, [&gw](http::Request& req) { return gw.handle(req); });
+  http::Server server(server_options(settings), [&gw](http::Request& req) { return gw.handle(req); });
   std::uint16_t port = server.start();
   log::info({"oms"}, "embedded mode ready on " + settings.host + ":" + std::to_string(port) + ", data in " +
                          fs::absolute(dir).string());
-  std::cout << "oms listening on http://" << settings.host << ":" << port << std::endl;
+  print_ready(settings.host, port);
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = wait_stop_signal(signals);
   log::info({"oms"}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
 
   server.stop();  // no new requests; in-flight ones are answered

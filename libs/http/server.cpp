@@ -38,6 +38,7 @@ struct Server::Impl {
     r.method = std::string(in.method_string());
     std::string_view target = in.target();
     auto q = target.find('?');
+    r.target = std::string(target);
     r.path = percent_decode(target.substr(0, q), false);
     if (q != std::string_view::npos) r.query = parse_query(target.substr(q + 1));
     r.headers.reserve(16);
@@ -99,7 +100,15 @@ struct Server::Impl {
           workers,
           [this, &req]() -> asio::awaitable<Response> {
             try {
+              // Every database stores text as UTF-8 (PostgreSQL rejects anything else): a URL
+              // that does not decode to UTF-8 is the client's error, whatever route it is for.
+              if (!valid_utf8(req.path)) co_return problem(400, "the URL path is not valid UTF-8", "");
+              for (const auto& [k, v] : req.query)
+                if (!valid_utf8(k) || !valid_utf8(v)) co_return problem(400, "the query string is not valid UTF-8", "");
               co_return handle(req);
+            } catch (const Unavailable& e) {
+              log::warn({"http", req.request_id}, std::string("unavailable: ") + e.what());
+              co_return problem(503, e.what(), req.path);
             } catch (const std::exception& e) {
               log::error({"http", req.request_id}, std::string("unhandled: ") + e.what());
               Response r = problem(500, "internal error", req.path);

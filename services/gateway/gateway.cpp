@@ -1,7 +1,11 @@
 #include "services/gateway/gateway.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
 
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
@@ -10,6 +14,80 @@
 #include "libs/http/json_writer.h"
 
 namespace oms::gateway {
+
+namespace {
+
+struct Family {
+  std::vector<std::string> meta;  // # HELP / # TYPE lines
+  std::vector<std::string> order;  // sample keys in first-seen order
+  std::map<std::string, double> values;
+};
+
+// Adds the families of one exposition text to `out`: the gateway's own oms_http_* families
+// from its own text, every other family from the services' texts.
+void collect(const std::string& text, std::vector<std::string>& names, std::map<std::string, Family>& out,
+             bool own) {
+  std::string family;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    if (line.empty()) continue;
+    if (line.starts_with("# TYPE ") || line.starts_with("# HELP ")) {
+      std::string_view rest = line.substr(7);
+      family = std::string(rest.substr(0, rest.find(' ')));
+    } else if (line.starts_with("#")) {
+      continue;
+    }
+    bool http = family.starts_with("oms_http_");
+    if (http != own || family.empty()) continue;
+    auto [it, fresh] = out.try_emplace(family);
+    if (fresh) names.push_back(family);
+    Family& f = it->second;
+    if (line.starts_with("#")) {
+      if (std::find(f.meta.begin(), f.meta.end(), line) == f.meta.end()) f.meta.emplace_back(line);
+      continue;
+    }
+    auto space = line.rfind(' ');
+    if (space == std::string_view::npos) continue;
+    std::string key(line.substr(0, space));
+    double v = 0;
+    try {
+      v = std::stod(std::string(line.substr(space + 1)));
+    } catch (...) {
+      continue;
+    }
+    auto [vit, new_key] = f.values.try_emplace(key, 0.0);
+    if (new_key) f.order.push_back(key);
+    vit->second += v;
+  }
+}
+
+std::string format_value(double v) {
+  if (v == static_cast<double>(static_cast<long long>(v)) && std::abs(v) < 1e15)
+    return std::to_string(static_cast<long long>(v));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string merge_metrics(const std::string& own, const std::vector<std::string>& services) {
+  std::vector<std::string> names;
+  std::map<std::string, Family> families;
+  collect(own, names, families, /*own=*/true);
+  for (const auto& text : services) collect(text, names, families, /*own=*/false);
+  std::string out;
+  for (const auto& name : names) {
+    const Family& f = families[name];
+    for (const auto& m : f.meta) out += m + "\n";
+    for (const auto& key : f.order) out += key + " " + format_value(f.values.at(key)) + "\n";
+  }
+  return out;
+}
 
 bool RateLimiter::allow(const std::string& key, std::int64_t now) {
   std::lock_guard lock(mu_);
@@ -56,7 +134,7 @@ http::Response Gateway::route(http::Request& req) {
     http::Response r;
     if (p == "/metrics") {
       r.content_type = "text/plain; version=0.0.4";
-      r.body = metrics_.serialize();
+      r.body = options_.metrics_text ? options_.metrics_text() : metrics_.serialize();
     } else if (p == "/healthz" || ready_()) {
       r.body = R"({"status":"UP"})";
     } else {

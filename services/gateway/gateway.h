@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "libs/auth/jwt.h"
 #include "libs/http/message.h"
@@ -16,7 +17,15 @@ namespace oms::gateway {
 
 struct GatewayOptions {
   double rate_limit_rps = 0;  // per user and per client address; 0 = off
+  // What /metrics shows; empty: this process's metrics (embedded mode hosts everything).
+  std::function<std::string()> metrics_text = {};
 };
+
+// Distributed mode's /metrics at the gateway: the whole system's totals in one scrape. Takes the
+// gateway's own oms_http_* families from `own` and every other family summed over `services`
+// (the text of each service replica's /metrics), sample by sample (counters and histogram
+// buckets add up). Each process's own /metrics stays available for per-replica scraping.
+std::string merge_metrics(const std::string& own, const std::vector<std::string>& services);
 
 class RateLimiter {
  public:

@@ -1,0 +1,72 @@
+#include "apps/oms/process.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+
+#include "libs/core/ids.h"
+
+namespace oms::app {
+
+namespace fs = std::filesystem;
+
+http::ServerOptions server_options(const runtime::Settings& settings) {
+  http::ServerOptions o;
+  o.host = settings.host;
+  o.port = static_cast<std::uint16_t>(settings.port);
+  o.worker_threads = settings.worker_threads;
+  return o;
+}
+
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int wait_stop_signal(const sigset_t& signals) {
+  int sig = 0;
+  sigwait(&signals, &sig);
+  return sig;
+}
+
+int poll_stop_signal(const sigset_t& signals, std::chrono::milliseconds timeout) {
+  timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>(timeout.count() % 1000) * 1'000'000};
+  int sig = sigtimedwait(&signals, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
+std::string load_or_create_secret(const std::string& dir_name) {
+  fs::path dir = dir_name;
+  fs::create_directories(dir);
+  fs::path file = dir / "jwt.secret";
+  if (fs::exists(file)) {
+    std::ifstream in(file);
+    std::string s;
+    std::getline(in, s);
+    if (s.size() >= 32) return s;
+  }
+  std::string secret = random_hex(32);
+  fs::path tmp = dir / "jwt.secret.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << secret << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  ::chmod(tmp.c_str(), 0600);
+  fs::rename(tmp, file);
+  return secret;
+}
+
+void print_ready(const std::string& host, std::uint16_t port) {
+  std::cout << "oms listening on http://" << host << ":" << port << std::endl;
+}
+
+}  // namespace oms::app

@@ -1,0 +1,32 @@
+#pragma once
+// What both modes' compositions do around the services: stop signals, the JWT secret kept in
+// the data directory, and the ready line that scripts and tests wait for.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "libs/http/server.h"
+#include "libs/runtime/settings.h"
+
+namespace oms::app {
+
+// The HTTP server options every process takes from its settings (host, port, handler threads).
+http::ServerOptions server_options(const runtime::Settings& settings);
+
+// Blocks SIGINT/SIGTERM in every thread started afterwards; wait for them with the functions
+// below. Call first thing, before any thread exists.
+sigset_t block_stop_signals();
+// Waits for a stop signal; returns its number.
+int wait_stop_signal(const sigset_t& signals);
+// Waits up to `timeout` for a stop signal; returns its number, or 0 when none came.
+int poll_stop_signal(const sigset_t& signals, std::chrono::milliseconds timeout);
+
+// The HS256 secret: generated once and kept in `dir`/jwt.secret (0600), so tokens survive restarts.
+std::string load_or_create_secret(const std::string& dir);
+
+// Prints "oms listening on http://HOST:PORT" on stdout (the line scripts and tests wait for).
+void print_ready(const std::string& host, std::uint16_t port);
+
+}  // namespace oms::app

@@ -1,0 +1,239 @@
+#include "apps/oms/serve.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "apps/oms/process.h"
+#include "libs/auth/jwt.h"
+#include "libs/bus/jetstream_bus.h"
+#include "libs/bus/relay.h"
+#include "libs/core/ids.h"
+#include "libs/core/log.h"
+#include "libs/http/client.h"
+#include "libs/http/json.h"
+#include "libs/http/server.h"
+#include "services/catalog.h"
+#include "services/gateway/gateway.h"
+
+namespace oms::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+const services::Hosted* find_service(const std::string& name) {
+  for (const auto& s : services::all())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+http::Response ops_only_get(const http::Request& req) {
+  auto r = http::problem(405, "only GET is allowed", req.path);
+  r.set_header("Allow", "GET");
+  return r;
+}
+
+// The operations endpoints of a service process. Liveness means "the process serves requests";
+// readiness means "and it can do its work": its database and NATS answer.
+std::optional<http::Response> ops(const http::Request& req, runtime::Metrics& metrics,
+                                  const std::function<std::string()>& not_ready) {
+  if (req.path != "/healthz" && req.path != "/readyz" && req.path != "/metrics") return std::nullopt;
+  if (req.method != "GET") return ops_only_get(req);
+  http::Response r;
+  if (req.path == "/metrics") {
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics.serialize();
+  } else if (req.path == "/healthz") {
+    r.body = R"({"status":"UP"})";
+  } else if (auto why = not_ready(); !why.empty()) {
+    r = http::problem(503, why, req.path);
+  } else {
+    r.body = R"({"status":"UP"})";
+  }
+  return r;
+}
+
+}  // namespace
+
+int default_port(const std::string& service) {
+  static const std::map<std::string, int> kPorts = {{"gateway", 8080},      {"order", 8081},  {"payment", 8082},
+                                                    {"inventory", 8083},    {"notification", 8084},
+                                                    {"saga", 8085},         {"fulfillment", 8086}};
+  auto it = kPorts.find(service);
+  return it == kPorts.end() ? -1 : it->second;
+}
+
+int run_service(const runtime::Settings& settings, const ServeOptions& options) {
+  const services::Hosted* svc = find_service(options.service);
+  if (!svc) throw std::invalid_argument("unknown service " + options.service);
+  if (options.db_url.empty()) throw std::invalid_argument("--db-url (OMS_DB_URL) is required for " + options.service);
+  const std::string name(svc->name);
+  sigset_t signals = block_stop_signals();
+
+  runtime::Metrics metrics;
+  storage::DbOptions dbo;
+  dbo.url = options.db_url;
+  dbo.pool_size = 8;
+  storage::Database db(dbo);  // connects lazily when PostgreSQL is not up yet
+  bus::JetStreamBus bus(options.nats_url, options.stream_replicas);
+  bus.on_dead_letter([&metrics] { metrics.dead_letters.Increment(); });
+  bus.connect();  // likewise: retries in the background
+  http::Router router;
+  std::atomic<bool> routing{false};  // set once the schema is in place and the routes are added
+
+  auto not_ready = [&]() -> std::string {
+    if (!db.ping()) return "the database is unreachable";
+    if (!bus.connected()) return "NATS is unreachable";
+    if (!routing) return "starting";
+    return {};
+  };
+  auto handle = [&](http::Request& req) -> http::Response {
+    auto rid = req.header("x-request-id");
+    req.request_id = rid && is_token_id(*rid, 128) ? std::string(*rid) : new_uuid();
+    log::RequestScope scope(req.request_id);
+    http::Response res;
+    if (auto r = ops(req, metrics, not_ready)) {
+      res = std::move(*r);
+    } else if (!routing) {
+      res = http::problem(503, "the " + name + " service is starting: waiting for its database", req.path);
+    } else if (auto user = req.header("x-user-id"); !user || user->empty()) {
+      // Only the gateway calls the services, and it always says who the caller is.
+      res = http::problem(401, "requests reach the services through the gateway", req.path);
+    } else {
+      req.user_id = std::string(*user);
+      res = router.dispatch(req);
+    }
+    res.set_header("X-Request-Id", req.request_id);
+    metrics.http_request(req.method, res.status).Increment();
+    return res;
+  };
+  http::Server server(server_options(settings), handle);
+  std::uint16_t port = server.start();
+  log::info({name}, "serving on " + settings.host + ":" + std::to_string(port) + "; database " +
+                        (options.db_url.find('@') != std::string::npos ? "(url with credentials)" : options.db_url) +
+                        ", NATS " + options.nats_url);
+  print_ready(settings.host, port);
+
+  // The schema first (every replica may run this: it is versioned and serialized by a lock).
+  runtime::Background background;
+  runtime::ServiceContext ctx{db, bus, router, settings, metrics};
+  for (int attempt = 1;; ++attempt) {
+    if (db.ping()) {
+      try {
+        background = svc->reg(ctx);
+        break;
+      } catch (const std::exception& e) {
+        log::warn({name}, std::string("start-up: ") + e.what());
+      }
+    } else if (attempt == 1 || attempt % 20 == 0) {
+      log::warn({name}, "waiting for the database");
+    }
+    if (int sig = poll_stop_signal(signals, 500ms)) {
+      log::info({name}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      server.stop();
+      return 0;
+    }
+  }
+  bus::Relay relay(db, bus, name);
+  db.set_commit_listener([&relay] { relay.notify(); });
+  relay.on_published([&metrics](std::size_t n) { metrics.outbox_published.Increment(static_cast<double>(n)); });
+  bus.start();
+  relay.start();  // publishes whatever is left in the outbox
+  if (background.start) background.start();
+  routing = true;
+  log::info({name}, "ready");
+
+  int sig = wait_stop_signal(signals);
+  log::info({name}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  server.stop();
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until && !(bus.idle() && relay.idle())) std::this_thread::sleep_for(20ms);
+  if (background.stop) background.stop();
+  relay.stop();
+  bus.stop();
+  log::info({name}, "stopped");
+  return 0;
+}
+
+int run_gateway(const runtime::Settings& settings, const ServeOptions& options) {
+  sigset_t signals = block_stop_signals();
+  std::string secret = settings.jwt_secret.empty() ? load_or_create_secret(settings.data_dir) : settings.jwt_secret;
+  auth::JwtCodec jwt(secret, "oms", settings.token_ttl_s);
+  runtime::Metrics metrics;
+
+  std::map<std::string, std::unique_ptr<http::Upstream>> upstreams;
+  for (const auto& s : services::all()) {
+    std::string svc(s.name);
+    auto it = options.upstreams.find(svc);
+    std::vector<std::string> urls;
+    if (it != options.upstreams.end() && !it->second.empty()) urls = it->second;
+    else urls = {"http://127.0.0.1:" + std::to_string(default_port(svc))};
+    upstreams[svc] = std::make_unique<http::Upstream>(svc, urls);
+    log::info({"gateway"}, "upstream " + svc + ": " + std::to_string(urls.size()) + " replica(s)");
+  }
+  // The first path segment after /api names the service (/api/admin/<service>/… for admin).
+  static const std::map<std::string, std::string, std::less<>> kBySegment = {
+      {"orders", "order"},           {"inventory", "inventory"}, {"payments", "payment"},
+      {"fulfillment", "fulfillment"}, {"sagas", "saga"},         {"notifications", "notification"}};
+  auto route = [&upstreams](http::Request& req) -> http::Response {
+    std::string_view rest = std::string_view(req.path).substr(std::min<std::size_t>(req.path.size(), 5));  // "/api/"
+    auto seg = [&rest] {
+      auto slash = rest.find('/');
+      std::string_view s = rest.substr(0, slash);
+      rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+      return s;
+    };
+    std::string_view first = seg();
+    std::string service;
+    if (first == "admin") service = std::string(seg());
+    else if (auto it = kBySegment.find(first); it != kBySegment.end()) service = it->second;
+    auto up = upstreams.find(service);
+    if (up == upstreams.end()) return http::problem(404, "no route for " + req.path, req.path);
+    req.set_header("x-request-id", req.request_id);
+    return up->second->forward(req);
+  };
+  // Ready when every service has a replica that says it is ready (asked at most once a second).
+  std::mutex ready_mu;
+  auto ready_at = std::chrono::steady_clock::time_point{};
+  bool ready_cached = false;
+  auto ready = [&]() {
+    std::lock_guard lock(ready_mu);
+    if (std::chrono::steady_clock::now() - ready_at < 1s) return ready_cached;
+    bool all = true;
+    for (auto& [svc, up] : upstreams) {
+      http::Request probe;
+      probe.method = "GET";
+      probe.path = probe.target = "/readyz";
+      if (up->forward(probe).status != 200) {
+        all = false;
+        break;
+      }
+    }
+    ready_cached = all;
+    ready_at = std::chrono::steady_clock::now();
+    return all;
+  };
+  // /metrics: the gateway's HTTP metrics and the services' totals (summed over replicas).
+  auto metrics_text = [&upstreams, &metrics] {
+    std::vector<std::string> texts;
+    for (auto& [svc, up] : upstreams)
+      for (auto& r : up->get_all("/metrics"))
+        if (r.status == 200) texts.push_back(std::move(r.body));
+    return gateway::merge_metrics(metrics.serialize(), texts);
+  };
+  gateway::Gateway gw({settings.rate_limit_rps, metrics_text}, jwt, metrics, route, ready);
+  http::Server server(server_options(settings), [&gw](http::Request& req) { return gw.handle(req); });
+  std::uint16_t port = server.start();
+  log::info({"gateway"}, "serving on " + settings.host + ":" + std::to_string(port));
+  print_ready(settings.host, port);
+
+  int sig = wait_stop_signal(signals);
+  log::info({"gateway"}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  server.stop();
+  log::info({"gateway"}, "stopped");
+  return 0;
+}
+
+}  // namespace oms::app
