@@ -11,6 +11,7 @@ Everything here talks to the process over HTTP exactly as a client would.
 import base64
 import collections
 import decimal
+import glob
 import hashlib
 import hmac
 import http.client
@@ -28,6 +29,13 @@ import time
 import unittest
 import uuid
 from decimal import Decimal
+
+# OMS_TEST_MODE=cluster runs every test against a distributed deployment (scripts/cluster up:
+# PostgreSQL, nats-server and one `oms serve` process per service) instead of `oms run`.
+MODE = os.environ.get("OMS_TEST_MODE", "embedded")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLUSTER = os.path.join(ROOT, "scripts", "cluster")
+CLUSTER_REPLICAS = int(os.environ.get("OMS_TEST_REPLICAS", "1"))
 
 READY_RE = re.compile(r"^oms listening on http://(?P<host>[^:/\s]+):(?P<port>\d+)\s*$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -253,7 +261,14 @@ def raw_http(host, port, data, timeout=30.0, shutdown_write=True):
 # --------------------------------------------------------------------------- process
 
 class OmsProcess:
-    """One `oms run` process on a private data directory."""
+    """The system under test: one `oms run` process on a private data directory or, with
+    OMS_TEST_MODE=cluster, a whole distributed deployment (scripts/cluster) in a private
+    directory. Either way: start/stop/kill9/restart, the gateway's address, and the logs."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is OmsProcess and MODE == "cluster":
+            return super().__new__(OmsCluster)
+        return super().__new__(cls)
 
     def __init__(self, extra_args=(), env=None, data_dir=None, name="oms"):
         self.bin = oms_bin()
@@ -502,6 +517,126 @@ class OmsProcess:
             after = r.body[-1]["productId"]
 
 
+class OmsCluster(OmsProcess):
+    """A distributed deployment started by scripts/cluster in the test's temp directory
+    (PostgreSQL and nats-server on free loopback ports, CLUSTER_REPLICAS replicas per service).
+    Extra args go to every oms process. The data dir is the cluster dir: the gateway keeps its
+    JWT secret there, as `oms run` does in its data dir."""
+
+    def __init__(self, extra_args=(), env=None, data_dir=None, name="oms", replicas=None):
+        super().__init__(extra_args, env, data_dir, name)
+        # the postgres user needs to traverse into it when the tests run as root
+        os.chmod(self.tmp, 0o711)
+        self.replicas = replicas or CLUSTER_REPLICAS
+        self.up = False
+
+    def cluster(self, *args, check=True, timeout=240):
+        env = dict(os.environ)
+        if self.env:
+            env.update(self.env)
+        cmd = [sys.executable, CLUSTER] + list(args[:1]) + ["--dir", self.data_dir] + list(args[1:])
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env, timeout=timeout)
+        out = p.stdout.decode("utf-8", "replace")
+        with open(self.stderr_path, "a") as f:
+            f.write("\n===== %s -> %d\n%s" % (" ".join(args[:1]), p.returncode, out))
+        if check and p.returncode != 0:
+            raise RuntimeError("scripts/cluster %s failed (%d):\n%s\nlogs:\n%s" % (
+                " ".join(args), p.returncode, out, self.stderr_tail()))
+        return p.returncode, out
+
+    def state(self):
+        with open(os.path.join(self.data_dir, "cluster.json")) as f:
+            return json.load(f)
+
+    def start(self):
+        self.starts += 1
+        extra = list(self.extra_args)
+        if "--log-level" not in extra:
+            extra += ["--log-level", "warn"]
+        args = ["up", "--free-ports", "--bin", self.bin] + \
+            (["--replicas", str(self.replicas)] if self.starts == 1 else []) + ["--"] + extra
+        self.up = True
+        self.cluster(*args)
+        self.port = self.state()["ports"]["gateway"]
+        return self
+
+    def running(self):
+        return self.up and self.port is not None and any(
+            _alive(p) for p in self.oms_pids().values())
+
+    def oms_pids(self):
+        """{process name: pid} of the oms processes that run now."""
+        out = {}
+        run = os.path.join(self.data_dir, "run")
+        for f in os.listdir(run) if os.path.isdir(run) else []:
+            if f.endswith(".pid"):
+                try:
+                    with open(os.path.join(run, f)) as fh:
+                        pid = int(fh.read().strip())
+                except (OSError, ValueError):
+                    continue
+                if _alive(pid):
+                    out[f[:-4]] = pid
+        return out
+
+    def stop(self):
+        """`cluster down`: 0 when every oms process exited 0 on SIGTERM."""
+        if not self.up:
+            return None
+        rc, out = self.cluster("down", check=False)
+        self.up = False
+        return 0 if rc == 0 else "scripts/cluster down exited %d:\n%s" % (rc, out)
+
+    def kill9(self, *names):
+        """kill -9 the oms processes (all, or the named ones, e.g. 'order.2'); PostgreSQL and
+        NATS keep running, as they would on their own hosts."""
+        self.cluster("kill", *names)
+
+    def cleanup(self):
+        if os.path.exists(os.path.join(self.data_dir, "cluster.json")):
+            try:
+                self.cluster("down", check=False, timeout=120)
+            except Exception:  # noqa: BLE001 - best effort: the temp dir goes anyway
+                pass
+        if not os.environ.get("OMS_KEEP_DATA"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _logs(self):
+        parts = []
+        for path in sorted(glob.glob(os.path.join(self.data_dir, "logs", "*.log"))):
+            if os.path.basename(path) == "nats.log":
+                continue  # nats-server's own format; the oms processes' logs are JSON lines
+            with open(path, "rb") as f:
+                parts.append(f.read().decode("utf-8", errors="replace"))
+        return "\n".join(parts)
+
+    def stderr_text(self):
+        return self._logs()
+
+    def stderr_tail(self, n=STDERR_TAIL):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                own = f.read().decode("utf-8", errors="replace")
+        except OSError:
+            own = ""
+        return (own + "\n" + self._logs())[-n:]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
 def _q(s):
     from urllib.parse import quote
     return quote(str(s), safe="")
@@ -520,8 +655,12 @@ class OmsTestCase(unittest.TestCase):
     user = "alice"
 
     @classmethod
+    def make_oms(cls):
+        return OmsProcess(cls.server_args, env=cls.server_env, name=cls.__name__)
+
+    @classmethod
     def setUpClass(cls):
-        cls.oms = OmsProcess(cls.server_args, env=cls.server_env, name=cls.__name__)
+        cls.oms = cls.make_oms()
         try:
             cls.oms.start()
             cls.token = cls.oms.login(cls.user)
