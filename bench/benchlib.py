@@ -314,7 +314,7 @@ def cmd_summarize(a):
     w = out.append
     w("## OMS benchmark (%s)" % meta.get("when", ""))
     w("")
-    for k in ("host", "oms", "durability", "duration", "repeat", "wrk", "rate", "note"):
+    for k in ("host", "oms", "mode", "durability", "duration", "repeat", "wrk", "rate", "note"):
         if k in meta:
             w("- %s: %s" % (k, meta[k]))
     w("")

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # OMS benchmark harness. See bench/README.md.
 #
-#   bench/run.sh [OMS_BINARY] [--durability full|normal] [--duration S] [--rate R] [--repeat N]
+#   bench/run.sh [OMS_BINARY] [--mode embedded|cluster] [--replicas N]
+#                [--durability full|normal] [--duration S] [--rate R] [--repeat N]
 #                [--threads T] [--connections C] [--warmup S] [--paced-threads N]
 #                [--drain-idle S] [--drain-max S] [--out FILE] [--keep]
 #                [--no-nginx] [--no-paced] [--oms-arg ARG]...
 #
+# --mode cluster measures distributed mode instead: scripts/cluster up (PostgreSQL, nats-server,
+# one `oms serve` process per service and replica, all on this machine); --durability does not
+# apply there (PostgreSQL commits with fsync, see docs/PERFORMANCE.md).
 # Needs: wrk, nginx (package nginx-light), python3. Runs everything on 127.0.0.1 and stops
 # everything it started when it exits. No timing assertions: it measures and reports.
 set -euo pipefail
@@ -14,6 +18,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 
 OMS_BIN="$ROOT/build/oms"
+MODE=embedded
+REPLICAS=1
 DURABILITY=full
 DURATION=20
 RATE=500
@@ -37,6 +43,8 @@ usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --mode) MODE=$2; shift 2 ;;
+    --replicas) REPLICAS=$2; shift 2 ;;
     --durability) DURABILITY=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
@@ -60,7 +68,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 case "$DURABILITY" in full|normal) ;; *) echo "run.sh: --durability must be full or normal" >&2; exit 2 ;; esac
-for n in "$DURATION" "$REPEAT" "$THREADS" "$CONNS" "$WARMUP" "$PACED_THREADS"; do
+case "$MODE" in embedded|cluster) ;; *) echo "run.sh: --mode must be embedded or cluster" >&2; exit 2 ;; esac
+for n in "$REPLICAS" "$DURATION" "$REPEAT" "$THREADS" "$CONNS" "$WARMUP" "$PACED_THREADS"; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: expected an integer, got '$n'" >&2; exit 2; }
 done
 [[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "run.sh: bad --rate '$RATE'" >&2; exit 2; }
@@ -121,6 +130,7 @@ cleanup() {
   [[ -z "$SAMPLER_PID" ]] || { kill -TERM "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; }
   [[ -z "$CHILD_PID" ]] || { kill -TERM "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; }
   stop_pid "$OMS_PID" oms; OMS_PID=""
+  stop_cluster
   stop_pid "$NGINX_PID" nginx; NGINX_PID=""
   if [[ $FAILED = 1 || $KEEP = 1 ]]; then
     log "logs and raw results kept in $WORK"
@@ -189,8 +199,25 @@ EOF
   NGINX_URL="http://127.0.0.1:$port"
 }
 
+CLUSTER_DIR=""
+start_cluster() {  # start_cluster DIR -> sets CLUSTER_DIR, OMS_URL
+  mkdir -p "$1"
+  CLUSTER_DIR=$1/cluster
+  OMS_CMD=(python3 "$ROOT/scripts/cluster" up --dir "$CLUSTER_DIR" --free-ports --replicas "$REPLICAS" --bin "$OMS_BIN"
+           -- --demo-data true --log-level warn "${OMS_EXTRA[@]}")
+  "${OMS_CMD[@]}" >"$1/cluster_up.txt" 2>&1 || { log "scripts/cluster up failed:"; cat "$1/cluster_up.txt" >&2; exit 1; }
+  OMS_URL="http://127.0.0.1:$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["gateway"])' "$CLUSTER_DIR/cluster.json")"
+}
+
+stop_cluster() {
+  [[ -n "$CLUSTER_DIR" ]] || return 0
+  python3 "$ROOT/scripts/cluster" down --dir "$CLUSTER_DIR" >&2 || true
+  CLUSTER_DIR=""
+}
+
 start_oms() {  # start_oms DIR -> sets OMS_PID, OMS_URL
   local d=$1 i line
+  if [[ $MODE = cluster ]]; then start_cluster "$d"; return; fi
   mkdir -p "$d/data"
   OMS_CMD=("$OMS_BIN" run --port 0 --data-dir "$d/data" --demo-data true --log-level warn
            --durability "$DURABILITY" "${OMS_EXTRA[@]}")
@@ -246,7 +273,8 @@ json.dump({
   "when": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "host": "$(nproc) CPUs, ${cpu//\"/}, $(uname -sr), load avg at start $(cut -d' ' -f1-3 /proc/loadavg)",
   "oms": "$OMS_ORIG (modified $(date -u -r "$OMS_ORIG" +%Y-%m-%dT%H:%M:%SZ), sha256 $OMS_SHA…; run from a copy)",
-  "durability": "$DURABILITY (data dirs under $WORK, filesystem $DATA_FS)",
+  "mode": "$MODE" + (" ($REPLICAS replica(s) per service; PostgreSQL fsync=on synchronous_commit=on, nats-server 2.9 file store)" if "$MODE" == "cluster" else ""),
+  "durability": "$DURABILITY (data dirs under $WORK, filesystem $DATA_FS)" if "$MODE" == "embedded" else "n/a (PostgreSQL; data under $WORK, filesystem $DATA_FS)",
   "duration": "${DURATION} s per load phase, warm-up ${WARMUP} s",
   "repeat": "$REPEAT (each repeat: fresh oms process and data dir, fresh nginx)",
   "wrk": "-t$THREADS -c$CONNS, closed loop",
@@ -254,7 +282,7 @@ json.dump({
 }, open(sys.argv[1], "w"))
 EOF
 
-log "work dir $WORK; oms=$OMS_ORIG (copy, sha256 $OMS_SHA…) durability=$DURABILITY duration=${DURATION}s repeat=$REPEAT"
+log "work dir $WORK; mode=$MODE oms=$OMS_ORIG (copy, sha256 $OMS_SHA…) durability=$DURABILITY duration=${DURATION}s repeat=$REPEAT"
 for ((r = 1; r <= REPEAT; r++)); do
   RD="$WORK/run$r"
   mkdir -p "$RD"
@@ -285,7 +313,7 @@ for ((r = 1; r <= REPEAT; r++)); do
   # ---- (b) start oms on a free port, (c) bench product + token
   start_oms "$RD/oms"
   echo "${OMS_CMD[*]}   # oms = copy of $OMS_ORIG" >>"$CMDS"
-  log "run $r/$REPEAT: oms pid $OMS_PID at $OMS_URL"
+  log "run $r/$REPEAT: oms ($MODE) ${OMS_PID:+pid $OMS_PID }at $OMS_URL"
   TOKEN=$($LIB login "$OMS_URL" bench)
   export OMS_TOKEN=$TOKEN
   st=$($LIB create-product "$OMS_URL" "$TOKEN" "$PRODUCT" "$STOCK" "$PRICE")
@@ -327,6 +355,7 @@ for ((r = 1; r <= REPEAT; r++)); do
   keys+=(--key "oms_final=$RD/oms_final.json")
 
   stop_pid "$OMS_PID" oms; OMS_PID=""
+  stop_cluster
   unset OMS_TOKEN
   $LIB record --label "run$r" "${keys[@]}" --value "cmds_file=$CMDS" --value "timeline_file=$RD/oms_timeline.jsonl" >>"$RESULTS"
 done
