@@ -1,7 +1,10 @@
 #include "apps/oms/serve.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -57,6 +60,52 @@ std::optional<http::Response> ops(const http::Request& req, runtime::Metrics& me
 
 }  // namespace
 
+namespace {
+
+// Graceful shutdown must end: each step is bounded, but should one hang anyway, say which one
+// and exit rather than wait for a SIGKILL that would tell nothing.
+class ShutdownWatch {
+ public:
+  explicit ShutdownWatch(std::string name) : name_(std::move(name)) {
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, 25s, [this] { return done_; })) {
+        log::error({name_}, "shutdown stuck in step '" + phase_ + "' for 25 s; exiting");
+        std::_Exit(3);
+      }
+    });
+  }
+  ~ShutdownWatch() { done(); }
+  void phase(std::string p) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    if (!phase_.empty() && now - started_ > 2s)
+      log::warn({name_}, "shutdown step '" + phase_ + "' took " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()) + " ms");
+    phase_ = std::move(p);
+    started_ = now;
+  }
+  void done() {
+    phase("");
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::string name_, phase_;
+  std::chrono::steady_clock::time_point started_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
 int default_port(const std::string& service) {
   static const std::map<std::string, int> kPorts = {{"gateway", 8080},      {"order", 8081},  {"payment", 8082},
                                                     {"inventory", 8083},    {"notification", 8084},
@@ -75,6 +124,12 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   runtime::Metrics metrics;
   storage::DbOptions dbo;
   dbo.url = options.db_url;
+  // Without a connect timeout libpq waits for the kernel's (minutes) on an unreachable host.
+  if (dbo.url.find("connect_timeout") == std::string::npos) {
+    bool uri = dbo.url.starts_with("postgresql://") || dbo.url.starts_with("postgres://");
+    dbo.url += uri ? (dbo.url.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5")
+                   : " connect_timeout=5";
+  }
   dbo.pool_size = 8;
   storage::Database db(dbo);  // connects lazily when PostgreSQL is not up yet
   bus::JetStreamBus bus(options.nats_url, options.stream_replicas);
@@ -111,9 +166,9 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   };
   http::Server server(server_options(settings), handle);
   std::uint16_t port = server.start();
+  bool secret = options.db_url.find('@') != std::string::npos || options.db_url.find("password") != std::string::npos;
   log::info({name}, "serving on " + settings.host + ":" + std::to_string(port) + "; database " +
-                        (options.db_url.find('@') != std::string::npos ? "(url with credentials)" : options.db_url) +
-                        ", NATS " + options.nats_url);
+                        (secret ? "(url with credentials, not logged)" : options.db_url) + ", NATS " + options.nats_url);
   print_ready(settings.host, port);
 
   // The schema first (every replica may run this: it is versioned and serialized by a lock).
@@ -147,12 +202,19 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
 
   int sig = wait_stop_signal(signals);
   log::info({name}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  ShutdownWatch watch(name);
+  watch.phase("http server");
   server.stop();
+  watch.phase("drain");
   auto until = std::chrono::steady_clock::now() + 5s;
   while (std::chrono::steady_clock::now() < until && !(bus.idle() && relay.idle())) std::this_thread::sleep_for(20ms);
+  watch.phase("timers");
   if (background.stop) background.stop();
+  watch.phase("relay");
   relay.stop();
+  watch.phase("consumers");
   bus.stop();
+  watch.done();
   log::info({name}, "stopped");
   return 0;
 }
@@ -194,7 +256,8 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
     req.set_header("x-request-id", req.request_id);
     return up->second->forward(req);
   };
-  // Ready when every service has a replica that says it is ready (asked at most once a second).
+  // Ready when every service has a replica that says it is ready (all replicas are asked, at most
+  // once a second).
   std::mutex ready_mu;
   auto ready_at = std::chrono::steady_clock::time_point{};
   bool ready_cached = false;
@@ -203,10 +266,8 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
     if (std::chrono::steady_clock::now() - ready_at < 1s) return ready_cached;
     bool all = true;
     for (auto& [svc, up] : upstreams) {
-      http::Request probe;
-      probe.method = "GET";
-      probe.path = probe.target = "/readyz";
-      if (up->forward(probe).status != 200) {
+      auto answers = up->get_all("/readyz");
+      if (std::none_of(answers.begin(), answers.end(), [](const http::Response& r) { return r.status == 200; })) {
         all = false;
         break;
       }

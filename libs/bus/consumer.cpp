@@ -37,6 +37,9 @@ std::vector<Result> attempt(const Subscription& sub, std::span<const Message* co
           if (isolate) tx.sql << "RELEASE SAVEPOINT msg";
           break;
         } catch (const std::exception& e) {
+          // A deadlock or serialization failure between two batches (two replicas, or two
+          // subjects' threads) is nobody's fault: the whole transaction runs again.
+          if (storage::is_race(e)) throw;
           if (!isolate) throw OneFailed(e.what());
           tx.sql << "ROLLBACK TO SAVEPOINT msg";
           tx.sql << "RELEASE SAVEPOINT msg";

@@ -68,6 +68,10 @@ struct JetStreamBus::Impl {
     cfg.Storage = js_FileStorage;
     cfg.Replicas = replicas;
     cfg.Duplicates = 120'000 * kNanosPerMilli;  // de-duplication window for Nats-Msg-Id
+    // Messages stay until they are a week old (limits retention: every durable consumer reads
+    // them at its own pace). Bounds the store; a consumer service down for longer than that
+    // would miss messages, which OPERATIONS.md says.
+    cfg.MaxAge = 7LL * 24 * 3600 * 1000 * kNanosPerMilli;
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
@@ -159,14 +163,24 @@ struct JetStreamBus::Impl {
     }
     for (const auto& m : msgs) ptrs.push_back(&m);
     std::vector<Result> results;
-    try {
-      results = handle_batch(sub, ptrs);
-    } catch (const std::exception& e) {
-      // The transaction failed as a whole: the database is down or was lost mid-batch. Try the
-      // batch again later; these deliveries do not count against the messages.
-      log::warn({sub.consumer}, "batch of " + subject + " not handled: " + e.what());
-      for (int i = 0; i < list.Count; ++i) natsMsg_NakWithDelay(list.Msgs[i], 1000, nullptr);  // ms
-      return;
+    // The transaction failing as a whole means the database is down (or was lost mid-batch),
+    // not that a message is bad: keep the batch and try again here, telling JetStream that the
+    // messages are in progress, so that no redelivery counts against them (NumDelivered is what
+    // sends a message to the dead letters).
+    for (int tries = 1;; ++tries) {
+      try {
+        results = handle_batch(sub, ptrs);
+        break;
+      } catch (const std::exception& e) {
+        if (tries == 1 || tries % 20 == 0)
+          log::warn({sub.consumer}, "batch of " + subject + " not handled (try " + std::to_string(tries) + "): " + e.what());
+        if (stopping) {
+          for (int i = 0; i < list.Count; ++i) natsMsg_Nak(list.Msgs[i], nullptr);
+          return;
+        }
+        sleep_ms(std::min(2000, 100 * tries));
+        for (int i = 0; i < list.Count; ++i) natsMsg_InProgress(list.Msgs[i], nullptr);
+      }
     }
     for (int i = 0; i < list.Count; ++i) {
       natsMsg* m = list.Msgs[i];
@@ -214,8 +228,20 @@ JetStreamBus::~JetStreamBus() {
 void JetStreamBus::connect() {
   auto& i = *impl_;
   check(natsOptions_Create(&i.opts), "NATS options");
-  check(natsOptions_SetServers(i.opts, nullptr, 0), "NATS options");
-  check(natsOptions_SetURL(i.opts, i.urls.c_str()), "NATS URL " + i.urls);
+  // Several servers (a NATS cluster) come as one comma-separated string; cnats wants a list.
+  std::vector<std::string> servers;
+  for (std::size_t pos = 0; pos <= i.urls.size();) {
+    std::size_t comma = std::min(i.urls.find(',', pos), i.urls.size());
+    std::string url = i.urls.substr(pos, comma - pos);
+    url.erase(0, url.find_first_not_of(" \t"));
+    url.erase(url.find_last_not_of(" \t") + 1);
+    if (!url.empty()) servers.push_back(url);
+    pos = comma + 1;
+  }
+  if (servers.empty()) throw std::invalid_argument("no NATS URL given");
+  std::vector<const char*> ptrs;
+  for (const auto& u : servers) ptrs.push_back(u.c_str());
+  check(natsOptions_SetServers(i.opts, ptrs.data(), static_cast<int>(ptrs.size())), "NATS URLs " + i.urls);
   natsOptions_SetMaxReconnect(i.opts, -1);         // forever
   natsOptions_SetReconnectWait(i.opts, 250);       // ms
   natsOptions_SetTimeout(i.opts, 2000);            // connect timeout, ms

@@ -6,8 +6,9 @@
 // durable pull consumer with explicit acks, shared by all replicas of the consumer service: a
 // batch is handled in one transaction of the consumer's database (consumer.h), then acked; a
 // message whose handler fails is nak'ed with backoff, and after kMaxAttempts deliveries it goes
-// to the dead letters. A batch whose transaction fails as a whole (the database is down) is
-// nak'ed without counting towards dead letters: the database, not the message, is the problem.
+// to the dead letters. A batch whose transaction fails as a whole (the database is down) is kept
+// and tried again in place, marked in progress so that JetStream neither redelivers it nor
+// counts it towards the dead letters: the database, not the message, is the problem.
 //
 // NATS may be down at start and may go away at any time: the connection retries forever, the
 // stream and the consumers are created (if missing) once it is reachable, and connected()

@@ -32,6 +32,12 @@ struct Unavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown when the database refuses a value the validation let through (PostgreSQL rejects, e.g.,
+// a NUL character in text). The HTTP server answers 400: the request, not the system, is wrong.
+struct InvalidInput : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 template <class T>
 using Result = std::expected<T, Error>;
 

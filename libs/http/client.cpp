@@ -1,6 +1,9 @@
 #include "libs/http/client.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -91,8 +94,14 @@ struct Upstream::Impl {
     while (!r.idle.empty()) {
       auto c = std::move(r.idle.back());
       r.idle.pop_back();
-      // The services close connections idle for 60 s; never reuse one close to that.
-      if (Clock::now() - c->last_used < std::chrono::seconds(30)) return c;
+      // The services close connections idle for 60 s; never reuse one close to that, nor one
+      // the service has closed already (a restarted replica): a read that would not block
+      // tells, as end of file or an error.
+      if (Clock::now() - c->last_used >= std::chrono::seconds(30)) continue;
+      char byte;
+      ssize_t n = ::recv(c->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) continue;
+      return c;
     }
     return nullptr;
   }
@@ -215,7 +224,10 @@ Response Upstream::forward(const Request& req) {
   out.keep_alive(true);
   out.body() = req.body;
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT") out.prepare_payload();
-  const bool repeatable = req.method == "GET" || req.method == "HEAD" || req.header("idempotency-key").has_value();
+  // Sending again is harmless for reads, and for creating an order with an Idempotency-Key (the
+  // order service replays the first answer). Other writes honour no key: never repeated.
+  const bool repeatable = req.method == "GET" || req.method == "HEAD" ||
+                          (req.method == "POST" && req.path == "/api/orders" && req.header("idempotency-key"));
 
   // Replicas in round-robin order, those taken out last (tried only if no other answered).
   const std::size_t n = i.replicas.size();

@@ -106,6 +106,8 @@ struct Server::Impl {
               for (const auto& [k, v] : req.query)
                 if (!valid_utf8(k) || !valid_utf8(v)) co_return problem(400, "the query string is not valid UTF-8", "");
               co_return handle(req);
+            } catch (const InvalidInput& e) {
+              co_return problem(400, e.what(), req.path);
             } catch (const Unavailable& e) {
               log::warn({"http", req.request_id}, std::string("unavailable: ") + e.what());
               co_return problem(503, e.what(), req.path);

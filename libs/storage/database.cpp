@@ -174,6 +174,9 @@ void Database::open_session(soci::session& s) {
     s << "PRAGMA cache_size=-4096";  // 4 MiB per connection; mmap serves the rest
   } else {
     s.open(soci::postgresql, options_.url);
+    // libpq prints NOTICEs (e.g. "relation already exists, skipping") on stderr, which would
+    // break the JSON-lines logs: only warnings and errors, which come back as exceptions anyway.
+    s << "SET client_min_messages TO WARNING";
   }
 }
 
@@ -334,11 +337,12 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
       } catch (const soci::postgresql_soci_error& e) {
         rollback();
         std::string state = e.sqlstate();
-        bool race = state == "23505" || state == "40001" || state == "40P01";
+        bool race = is_race(e);
         if (!pg_connected(s) || state.starts_with("08") || state == "57P01") {
           if (committing || attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
           continue;
         }
+        if (state.starts_with("22")) throw InvalidInput("a value was refused by the database: " + first_line(e.what()));
         if (!race || attempt >= kAttempts) throw;
         backoff(attempt);
       } catch (const Unavailable&) {
@@ -375,11 +379,22 @@ void Database::run_read(const std::function<void(soci::session&)>& f) {
     try {
       f(s);
       return;
+    } catch (const soci::postgresql_soci_error& e) {
+      if (e.sqlstate().starts_with("22")) throw InvalidInput("a value was refused by the database: " + first_line(e.what()));
+      if (pg_connected(s)) throw;
+      if (attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
     } catch (const soci::soci_error& e) {
       if (pg_connected(s)) throw;
       if (attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
     }
   }
+}
+
+bool is_race(const std::exception& e) {
+  auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+  if (!pg) return false;
+  std::string state = pg->sqlstate();
+  return state == "23505" || state == "40001" || state == "40P01";
 }
 
 std::string_view for_update(soci::session& s) {

@@ -78,6 +78,10 @@ long long exec(soci::session& s, const std::string& q, Uses&&... uses) {
 // overwriting the other's change.
 std::string_view for_update(soci::session& s);
 
+// True for a PostgreSQL error that means "lost a race with another transaction" (a unique key
+// inserted by both, a serialization failure, a deadlock): running the transaction again is right.
+bool is_race(const std::exception& e);
+
 class Database {
  public:
   explicit Database(const DbOptions& options);

@@ -107,5 +107,31 @@ TEST_F(JetStreamTest, OutboxToConsumerExactlyOnceAndPoisonToDeadLetters) {
   bus.stop();
 }
 
+TEST_F(JetStreamTest, ConnectsThroughAListOfUrlsWithADeadServer) {
+  // A NATS cluster is given as comma-separated URLs; a server that is down is skipped.
+  JetStreamBus bus("nats://127.0.0.1:1, " + nats_.url());
+  bus.connect();
+  EXPECT_TRUE(eventually([&] { return bus.connected(); }));
+  bus.subscribe(subscription());
+  Relay relay(*a_, bus, "a");
+  a_->set_commit_listener([&relay] { relay.notify(); });
+  bus.start();
+  relay.start();
+  a_->write([&](storage::Tx& tx) { tx.publish(kSubject, R"({"n":1})"); });
+  EXPECT_TRUE(eventually([&] { return count(*b_, "SELECT COUNT(*) FROM seen") == 1; }));
+  relay.stop();
+  bus.stop();
+}
+
+TEST_F(JetStreamTest, StartsWhileNatsIsDownAndConnectsLater) {
+  // connect() returns although nobody listens (it used to block until NATS answered: a service
+  // could then not even answer /healthz), and connected() says false.
+  JetStreamBus bus("nats://127.0.0.1:1");
+  bus.connect();
+  EXPECT_FALSE(bus.connected());
+  bus.start();
+  bus.stop();
+}
+
 }  // namespace
 }  // namespace oms::bus

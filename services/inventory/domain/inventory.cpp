@@ -71,6 +71,8 @@ Result<Product> new_product(std::string product_id, std::optional<std::string> n
   if (price_minor && (*price_minor <= 0 || *price_minor > 100'000'000))
     return fail(Errc::kInvalid, "price must be > 0 and <= 1000000");
   if (name && name->size() > 200) return fail(Errc::kInvalid, "name must be at most 200 characters");
+  if (name && std::any_of(name->begin(), name->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    return fail(Errc::kInvalid, "name must not contain control characters");
   Product p;
   p.product_id = product_id;
   p.name = name.value_or(product_id);

@@ -172,6 +172,8 @@ TEST(NewProduct, Rejections) {
   bad(new_product("P", std::nullopt, -5, 1, 0), "price");
   bad(new_product("P", std::nullopt, 100'000'001, 1, 0), "price");
   bad(new_product("P", std::string(201, 'n'), 100, 1, 0), "name");
+  bad(new_product("P", std::string("a\0b", 3), 100, 1, 0), "name");  // PostgreSQL rejects NUL
+  bad(new_product("P", std::string("line\nbreak"), 100, 1, 0), "name");
   EXPECT_TRUE(new_product("P", std::string(200, 'n'), 100'000'000, 1'000'000, 0).has_value());
 }
 
