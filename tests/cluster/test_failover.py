@@ -26,22 +26,7 @@ class ClusterCase(OmsTestCase):
         return OmsCluster(cls.server_args, name=cls.__name__, replicas=cls.replicas)
 
     def settle(self, order_ids, timeout=SETTLE):
-        out = {}
-
-        def check():
-            for oid in order_ids:
-                if oid in out:
-                    continue
-                r = self.oms.request("GET", "/api/orders/" + oid, token=self.token, timeout=10)
-                if r.status != 200:
-                    continue
-                o = r.body
-                if o["status"] in ("FAILED", "CANCELLED") or (o["status"] == "COMPLETED" and not o["cancelRequested"]):
-                    out[oid] = o
-            return len(out) == len(order_ids)
-        wait_for(check, timeout, interval=0.25,
-                 message="%d orders to settle (%d did)" % (len(order_ids), len(out)))
-        return out
+        return self.oms.wait_all_settled(self.token, order_ids, timeout)
 
     def not_ready(self):
         """The gateway's /readyz once it says 503 (it asks the services at most once a second)."""

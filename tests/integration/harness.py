@@ -433,24 +433,47 @@ class OmsProcess:
         return r.body
 
     def wait_settled(self, token, order_id, timeout=DEFAULT_WAIT):
-        """Wait until the order is terminal and no cancel is in progress; return it.
+        """Wait until the order is terminal, no cancel is in progress and its outcome
+        notification exists (the outcome reaches the notification service beside the order
+        service, not through it: in distributed mode a moment later); return the order.
         (A CANCELLED order may keep cancelRequested: true; API.md does not reset it.)"""
-        last = {}
+        try:
+            return wait_for(lambda: self.settled_or_none(token, order_id), timeout,
+                            message="order %s to settle" % order_id)
+        except AssertionError as e:
+            last = self.request("GET", "/api/orders/" + order_id, token=token)
+            saga = self.request("GET", "/api/sagas/" + order_id, token=token)
+            notes = self.request("GET", "/api/notifications?orderId=" + _q(order_id), token=token)
+            raise AssertionError("%s\nlast order: %r\nsaga: %r\nnotifications: %r" % (
+                e, last, saga, notes)) from None
+
+    def settled_or_none(self, token, order_id):
+        """The order if it is settled (see wait_settled), else None; None also while the
+        service answers something else than 200 (e.g. 503 during an outage)."""
+        r = self.request("GET", "/api/orders/" + order_id, token=token, timeout=10)
+        if r.status != 200:
+            return None
+        o = r.body
+        terminal = o["status"] in ("FAILED", "CANCELLED") or \
+            (o["status"] == "COMPLETED" and not o.get("cancelRequested"))
+        if terminal and "ORDER_" + o["status"] in self.notification_types(token, order_id):
+            return o
+        return None
+
+    def wait_all_settled(self, token, order_ids, timeout=DEFAULT_WAIT):
+        """wait_settled for many orders; returns {order id: order}."""
+        out = {}
 
         def check():
-            o = self.get_order(token, order_id)
-            last["order"] = o
-            # a COMPLETED order with cancelRequested is still compensating
-            if o["status"] in ("FAILED", "CANCELLED") or \
-                    (o["status"] == "COMPLETED" and not o.get("cancelRequested")):
-                return o
-            return None
-        try:
-            return wait_for(check, timeout, message="order %s to settle" % order_id)
-        except AssertionError as e:
-            saga = self.request("GET", "/api/sagas/" + order_id, token=token)
-            raise AssertionError("%s\nlast order: %r\nsaga: %r" % (e, last.get("order"),
-                                                                    saga)) from None
+            for oid in order_ids:
+                if oid not in out:
+                    o = self.settled_or_none(token, oid)
+                    if o is not None:
+                        out[oid] = o
+            return len(out) == len(order_ids)
+        wait_for(check, timeout, interval=0.1,
+                 message="%d orders to settle (%d did)" % (len(order_ids), len(out)))
+        return out
 
     def wait_status(self, token, order_id, status, timeout=DEFAULT_WAIT):
         o = self.wait_settled(token, order_id, timeout)

@@ -15,20 +15,7 @@ SETTLE = 90  # seconds; dozens of sagas under AddressSanitizer
 class ConcurrencyTest(OmsTestCase):
 
     def settle_all(self, order_ids, timeout=SETTLE):
-        out = {}
-
-        def check():
-            for oid in order_ids:
-                if oid in out:
-                    continue
-                o = self.oms.get_order(self.token, oid)
-                if o["status"] in ("FAILED", "CANCELLED") or \
-                        (o["status"] == "COMPLETED" and not o["cancelRequested"]):
-                    out[oid] = o
-            return len(out) == len(order_ids)
-        wait_for(check, timeout, interval=0.1,
-                 message="%d orders to settle (%d done)" % (len(order_ids), len(out)))
-        return out
+        return self.oms.wait_all_settled(self.token, order_ids, timeout)
 
     def fire(self, n, threads, make):
         barrier = threading.Barrier(threads)

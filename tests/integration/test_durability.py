@@ -37,18 +37,7 @@ class DurabilityTest(OmsTestCase):
         self.assertEqual(rc, 0, "exit code on SIGTERM; stderr tail:\n" + self.oms.stderr_tail())
 
     def settle_all(self, order_ids, timeout=SETTLE):
-        out = {}
-
-        def check():
-            for oid in order_ids:
-                if oid not in out:
-                    o = self.oms.get_order(self.token, oid)
-                    if o["status"] in ("FAILED", "CANCELLED") or \
-                        (o["status"] == "COMPLETED" and not o["cancelRequested"]):
-                        out[oid] = o
-            return len(out) == len(order_ids)
-        wait_for(check, timeout, interval=0.1, message="orders to settle after restart")
-        return out
+        return self.oms.wait_all_settled(self.token, order_ids, timeout)
 
     def check_orders(self, created, pid, qty):
         """Every 201 order exists, completed once, notified once; stock matches."""
