@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -120,6 +121,8 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   if (options.db_url.empty()) throw std::invalid_argument("--db-url (OMS_DB_URL) is required for " + options.service);
   const std::string name(svc->name);
   sigset_t signals = block_stop_signals();
+  // Declared first, so destroyed last: it also watches the destructors (relay, bus, database).
+  std::optional<ShutdownWatch> watch;
 
   runtime::Metrics metrics;
   storage::DbOptions dbo;
@@ -202,20 +205,20 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
 
   int sig = wait_stop_signal(signals);
   log::info({name}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
-  ShutdownWatch watch(name);
-  watch.phase("http server");
+  watch.emplace(name);
+  watch->phase("http server");
   server.stop();
-  watch.phase("drain");
+  watch->phase("drain");
   auto until = std::chrono::steady_clock::now() + 5s;
   while (std::chrono::steady_clock::now() < until && !(bus.idle() && relay.idle())) std::this_thread::sleep_for(20ms);
-  watch.phase("timers");
+  watch->phase("timers");
   if (background.stop) background.stop();
-  watch.phase("relay");
+  watch->phase("relay");
   relay.stop();
-  watch.phase("consumers");
+  watch->phase("consumers");
   bus.stop();
-  watch.done();
   log::info({name}, "stopped");
+  watch->phase("releasing connections");  // the destructors below; the watch goes last
   return 0;
 }
 
