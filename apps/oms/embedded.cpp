@@ -58,10 +58,10 @@ int run_embedded(const runtime::Settings& settings) {
 
   gateway::Gateway gw(
       {settings.rate_limit_rps}, jwt, metrics, [&router](http::Request& req) { return router.dispatch(req); },
-      [&dbs] {
+      [&dbs]() -> std::string {
         for (auto& db : dbs)
-          if (!db->ping()) return false;
-        return true;
+          if (!db->ping()) return "the database " + db->name() + " is unreachable";
+        return {};
       });
   http::Server server(server_options(settings), [&gw](http::Request& req) { return gw.handle(req); });
   std::uint16_t port = server.start();

@@ -14,11 +14,11 @@
 #include "libs/auth/jwt.h"
 #include "libs/bus/jetstream_bus.h"
 #include "libs/bus/relay.h"
-#include "libs/core/ids.h"
 #include "libs/core/log.h"
 #include "libs/http/client.h"
 #include "libs/http/json.h"
 #include "libs/http/server.h"
+#include "libs/runtime/ops.h"
 #include "services/catalog.h"
 #include "services/gateway/gateway.h"
 
@@ -33,31 +33,6 @@ const services::Hosted* find_service(const std::string& name) {
   return nullptr;
 }
 
-http::Response ops_only_get(const http::Request& req) {
-  auto r = http::problem(405, "only GET is allowed", req.path);
-  r.set_header("Allow", "GET");
-  return r;
-}
-
-// The operations endpoints of a service process. Liveness means "the process serves requests";
-// readiness means "and it can do its work": its database and NATS answer.
-std::optional<http::Response> ops(const http::Request& req, runtime::Metrics& metrics,
-                                  const std::function<std::string()>& not_ready) {
-  if (req.path != "/healthz" && req.path != "/readyz" && req.path != "/metrics") return std::nullopt;
-  if (req.method != "GET") return ops_only_get(req);
-  http::Response r;
-  if (req.path == "/metrics") {
-    r.content_type = "text/plain; version=0.0.4";
-    r.body = metrics.serialize();
-  } else if (req.path == "/healthz") {
-    r.body = R"({"status":"UP"})";
-  } else if (auto why = not_ready(); !why.empty()) {
-    r = http::problem(503, why, req.path);
-  } else {
-    r.body = R"({"status":"UP"})";
-  }
-  return r;
-}
 
 }  // namespace
 
@@ -141,6 +116,7 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   http::Router router;
   std::atomic<bool> routing{false};  // set once the schema is in place and the routes are added
 
+  // Readiness: the process can do its work (its database and NATS answer), beyond serving HTTP.
   auto not_ready = [&]() -> std::string {
     if (!db.ping()) return "the database is unreachable";
     if (!bus.connected()) return "NATS is unreachable";
@@ -148,11 +124,10 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
     return {};
   };
   auto handle = [&](http::Request& req) -> http::Response {
-    auto rid = req.header("x-request-id");
-    req.request_id = rid && is_token_id(*rid, 128) ? std::string(*rid) : new_uuid();
+    req.request_id = runtime::request_id_of(req);
     log::RequestScope scope(req.request_id);
     http::Response res;
-    if (auto r = ops(req, metrics, not_ready)) {
+    if (auto r = runtime::ops_endpoint(req, [&metrics] { return metrics.serialize(); }, not_ready)) {
       res = std::move(*r);
     } else if (!routing) {
       res = http::problem(503, "the " + name + " service is starting: waiting for its database", req.path);
@@ -262,22 +237,21 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
   // Ready when every service has a replica that says it is ready (all replicas are asked, at most
   // once a second).
   std::mutex ready_mu;
-  auto ready_at = std::chrono::steady_clock::time_point{};
-  bool ready_cached = false;
-  auto ready = [&]() {
+  auto asked_at = std::chrono::steady_clock::time_point{};
+  std::string not_ready_cached;
+  auto not_ready = [&]() -> std::string {
     std::lock_guard lock(ready_mu);
-    if (std::chrono::steady_clock::now() - ready_at < 1s) return ready_cached;
-    bool all = true;
+    if (std::chrono::steady_clock::now() - asked_at < 1s) return not_ready_cached;
+    not_ready_cached.clear();
     for (auto& [svc, up] : upstreams) {
       auto answers = up->get_all("/readyz");
       if (std::none_of(answers.begin(), answers.end(), [](const http::Response& r) { return r.status == 200; })) {
-        all = false;
+        not_ready_cached = "no replica of the " + svc + " service is ready";
         break;
       }
     }
-    ready_cached = all;
-    ready_at = std::chrono::steady_clock::now();
-    return all;
+    asked_at = std::chrono::steady_clock::now();
+    return not_ready_cached;
   };
   // /metrics: the gateway's HTTP metrics and the services' totals (summed over replicas).
   auto metrics_text = [&upstreams, &metrics] {
@@ -287,7 +261,7 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
         if (r.status == 200) texts.push_back(std::move(r.body));
     return gateway::merge_metrics(metrics.serialize(), texts);
   };
-  gateway::Gateway gw({settings.rate_limit_rps, metrics_text}, jwt, metrics, route, ready);
+  gateway::Gateway gw({settings.rate_limit_rps, metrics_text}, jwt, metrics, route, not_ready);
   http::Server server(server_options(settings), [&gw](http::Request& req) { return gw.handle(req); });
   std::uint16_t port = server.start();
   log::info({"gateway"}, "serving on " + settings.host + ":" + std::to_string(port));

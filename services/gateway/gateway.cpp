@@ -8,10 +8,10 @@
 #include <map>
 
 #include "libs/core/clock.h"
-#include "libs/core/ids.h"
 #include "libs/core/log.h"
 #include "libs/http/json.h"
 #include "libs/http/json_writer.h"
+#include "libs/runtime/ops.h"
 
 namespace oms::gateway {
 
@@ -102,14 +102,13 @@ bool RateLimiter::allow(const std::string& key, std::int64_t now) {
 }
 
 Gateway::Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Metrics& metrics,
-                 Upstream upstream, std::function<bool()> ready)
-    : options_(options), jwt_(jwt), metrics_(metrics), upstream_(std::move(upstream)), ready_(std::move(ready)) {
+                 Upstream upstream, std::function<std::string()> not_ready)
+    : options_(options), jwt_(jwt), metrics_(metrics), upstream_(std::move(upstream)), not_ready_(std::move(not_ready)) {
   if (options_.rate_limit_rps > 0) limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_rps);
 }
 
 http::Response Gateway::handle(http::Request& req) {
-  auto rid = req.header("x-request-id");
-  req.request_id = rid && is_token_id(*rid, 128) ? std::string(*rid) : new_uuid();
+  req.request_id = runtime::request_id_of(req);
   log::RequestScope scope(req.request_id);
   auto start = std::chrono::steady_clock::now();
   http::Response res = route(req);
@@ -125,23 +124,8 @@ http::Response Gateway::handle(http::Request& req) {
 
 http::Response Gateway::route(http::Request& req) {
   const std::string& p = req.path;
-  if (p == "/healthz" || p == "/readyz" || p == "/metrics") {
-    if (req.method != "GET") {
-      auto r = http::problem(405, "only GET is allowed", p);
-      r.set_header("Allow", "GET");
-      return r;
-    }
-    http::Response r;
-    if (p == "/metrics") {
-      r.content_type = "text/plain; version=0.0.4";
-      r.body = options_.metrics_text ? options_.metrics_text() : metrics_.serialize();
-    } else if (p == "/healthz" || ready_()) {
-      r.body = R"({"status":"UP"})";
-    } else {
-      r = http::problem(503, "a database or the message bus is unreachable", p);
-    }
-    return r;
-  }
+  auto metrics_text = [this] { return options_.metrics_text ? options_.metrics_text() : metrics_.serialize(); };
+  if (auto r = runtime::ops_endpoint(req, metrics_text, not_ready_)) return std::move(*r);
   if (p == "/auth/login" || p == "/api/auth/login") {
     if (req.method != "POST") {
       auto r = http::problem(405, "only POST is allowed", p);

@@ -47,7 +47,7 @@ class Gateway {
  public:
   using Upstream = std::function<http::Response(http::Request&)>;
   Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Metrics& metrics, Upstream upstream,
-          std::function<bool()> ready);
+          std::function<std::string()> not_ready);  // "": ready; else why not (/readyz)
   http::Response handle(http::Request& req);
 
  private:
@@ -58,7 +58,7 @@ class Gateway {
   const auth::JwtCodec& jwt_;
   runtime::Metrics& metrics_;
   Upstream upstream_;
-  std::function<bool()> ready_;
+  std::function<std::string()> not_ready_;
   std::unique_ptr<RateLimiter> limiter_;
 };
 
