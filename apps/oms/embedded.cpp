@@ -70,7 +70,7 @@ int run_embedded(const runtime::Settings& settings) {
   print_ready(settings.host, port);
 
   int sig = wait_stop_signal(signals);
-  log::info({"oms"}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  log::info({"oms"}, std::string("stopping on ") + signal_name(sig));
 
   server.stop();  // no new requests; in-flight ones are answered
   // Let the sagas in flight move on as far as they can (bounded): the outboxes keep the rest.

@@ -36,6 +36,8 @@ int wait_stop_signal(const sigset_t& signals) {
   return sig;
 }
 
+const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal"; }
+
 int poll_stop_signal(const sigset_t& signals, std::chrono::milliseconds timeout) {
   timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>(timeout.count() % 1000) * 1'000'000};
   int sig = sigtimedwait(&signals, nullptr, &ts);

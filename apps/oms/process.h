@@ -20,6 +20,8 @@ http::ServerOptions server_options(const runtime::Settings& settings);
 sigset_t block_stop_signals();
 // Waits for a stop signal; returns its number.
 int wait_stop_signal(const sigset_t& signals);
+// "SIGTERM" or "SIGINT", for the logs.
+const char* signal_name(int sig);
 // Waits up to `timeout` for a stop signal; returns its number, or 0 when none came.
 int poll_stop_signal(const sigset_t& signals, std::chrono::milliseconds timeout);
 

@@ -102,12 +102,6 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   runtime::Metrics metrics;
   storage::DbOptions dbo;
   dbo.url = options.db_url;
-  // Without a connect timeout libpq waits for the kernel's (minutes) on an unreachable host.
-  if (dbo.url.find("connect_timeout") == std::string::npos) {
-    bool uri = dbo.url.starts_with("postgresql://") || dbo.url.starts_with("postgres://");
-    dbo.url += uri ? (dbo.url.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5")
-                   : " connect_timeout=5";
-  }
   dbo.pool_size = 8;
   storage::Database db(dbo);  // connects lazily when PostgreSQL is not up yet
   bus::JetStreamBus bus(options.nats_url, options.stream_replicas);
@@ -164,7 +158,7 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
       log::warn({name}, "waiting for the database");
     }
     if (int sig = poll_stop_signal(signals, 500ms)) {
-      log::info({name}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      log::info({name}, std::string("stopping on ") + signal_name(sig));
       server.stop();
       return 0;
     }
@@ -179,7 +173,7 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   log::info({name}, "ready");
 
   int sig = wait_stop_signal(signals);
-  log::info({name}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  log::info({name}, std::string("stopping on ") + signal_name(sig));
   watch.emplace(name);
   watch->phase("http server");
   server.stop();
@@ -232,7 +226,11 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
     auto up = upstreams.find(service);
     if (up == upstreams.end()) return http::problem(404, "no route for " + req.path, req.path);
     req.set_header("x-request-id", req.request_id);
-    return up->second->forward(req);
+    // Sending again is harmless for reads, and for creating an order with an Idempotency-Key (the
+    // order service replays the first answer). Other writes honour no key: never repeated.
+    bool repeatable = req.method == "GET" || req.method == "HEAD" ||
+                      (req.method == "POST" && req.path == "/api/orders" && req.header("idempotency-key"));
+    return up->second->forward(req, repeatable);
   };
   // Ready when every service has a replica that says it is ready (all replicas are asked, at most
   // once a second).
@@ -268,7 +266,7 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
   print_ready(settings.host, port);
 
   int sig = wait_stop_signal(signals);
-  log::info({"gateway"}, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  log::info({"gateway"}, std::string("stopping on ") + signal_name(sig));
   server.stop();
   log::info({"gateway"}, "stopped");
   return 0;

@@ -191,15 +191,6 @@ Upstream::Upstream(std::string service, const std::vector<std::string>& base_url
 
 Upstream::~Upstream() = default;
 
-const std::string& Upstream::service() const { return impl_->service; }
-
-int Upstream::replicas_up() const {
-  int n = 0;
-  auto now = Impl::now_ms();
-  for (const auto& r : impl_->replicas) n += r->down_until.load() <= now;
-  return n;
-}
-
 std::vector<Response> Upstream::get_all(const std::string& target) {
   std::vector<Response> out;
   for (auto& r : impl_->replicas) {
@@ -212,7 +203,7 @@ std::vector<Response> Upstream::get_all(const std::string& target) {
   return out;
 }
 
-Response Upstream::forward(const Request& req) {
+Response Upstream::forward(const Request& req, bool repeatable) {
   auto& i = *impl_;
   bhttp::request<bhttp::string_body> out;
   out.method_string(req.method);
@@ -224,10 +215,6 @@ Response Upstream::forward(const Request& req) {
   out.keep_alive(true);
   out.body() = req.body;
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT") out.prepare_payload();
-  // Sending again is harmless for reads, and for creating an order with an Idempotency-Key (the
-  // order service replays the first answer). Other writes honour no key: never repeated.
-  const bool repeatable = req.method == "GET" || req.method == "HEAD" ||
-                          (req.method == "POST" && req.path == "/api/orders" && req.header("idempotency-key"));
 
   // Replicas in round-robin order, those taken out last (tried only if no other answered).
   const std::size_t n = i.replicas.size();

@@ -6,8 +6,8 @@
 // tried again (the next request that comes after that time probes it). When every replica is
 // out, they are all tried anyway, so that a service that comes back is used at once. A request
 // whose connection failed before anything was sent goes to the next replica; one that failed
-// after it was sent is sent again only when repeating it is harmless (GET, or a request with an
-// Idempotency-Key), and otherwise answered 503.
+// after it was sent is sent again only when the caller says repeating it is harmless, and
+// otherwise answered 503.
 //
 // Threads: forward() may be called from many threads at once; each call blocks its thread.
 #include <cstdint>
@@ -35,13 +35,12 @@ class Upstream {
   Upstream& operator=(const Upstream&) = delete;
 
   // Sends the request (method, target, headers, body) to one replica and returns its answer,
-  // or a 503 problem when no replica could answer.
-  Response forward(const Request& req);
-  // Sends a GET to every replica; returns the answers of those that answered (for /metrics).
+  // or a 503 problem when no replica could answer. `repeatable`: sending it twice does no harm
+  // (a read, or a write the service de-duplicates), so it may go to another replica after a
+  // failure that left its fate unknown.
+  Response forward(const Request& req, bool repeatable);
+  // Sends a GET to every replica; returns the answers of those that answered (/metrics, /readyz).
   std::vector<Response> get_all(const std::string& target);
-  // Replicas currently not taken out.
-  int replicas_up() const;
-  const std::string& service() const;
 
  private:
   struct Impl;

@@ -98,6 +98,12 @@ bool Tx::first_delivery(const std::string& consumer, const std::string& message_
 Database::Database(const DbOptions& options) : options_(options) {
   sqlite_ = options.url.rfind("sqlite:", 0) == 0;
   name_ = options.url;
+  // Without a connect timeout libpq waits for the kernel's (minutes) on an unreachable host.
+  if (!sqlite_ && options_.url.find("connect_timeout") == std::string::npos) {
+    bool uri = options_.url.starts_with("postgresql://") || options_.url.starts_with("postgres://");
+    options_.url += uri ? (options_.url.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5")
+                        : " connect_timeout=5";
+  }
   if (sqlite_) {
     writer_ = std::make_unique<soci::session>();
     open_session(*writer_);
@@ -132,8 +138,6 @@ void backoff(int attempt) {
   std::this_thread::sleep_for(std::chrono::microseconds(us(rng)));
 }
 
-}  // namespace
-
 // Whether a PostgreSQL session's connection is still usable as far as libpq knows, without a
 // round trip (soci's is_connected() sends a "/* ping */" query every time: a third of all
 // statements under load). A connection the server dropped shows up as soon as a statement on it
@@ -144,6 +148,31 @@ bool pg_connected(soci::session& s) {
   auto* backend = static_cast<soci::postgresql_session_backend*>(s.get_backend());
   return backend->conn_ && PQstatus(backend->conn_) == CONNECTION_OK;
 }
+
+// What a failed statement on a PostgreSQL session means for whoever ran it.
+enum class Failure {
+  kLost,      // the connection is gone (a restart, a failover): Unavailable, or run again
+  kBadInput,  // a value the database refuses (SQLSTATE class 22): InvalidInput
+  kRace,      // lost a race with another transaction (is_race): run again
+  kOther,     // anything else: the error as it is
+};
+
+Failure classify(soci::session& s, const soci::soci_error& e) {
+  auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+  std::string state = pg ? pg->sqlstate() : std::string();
+  if (!pg_connected(s) || state.starts_with("08") || state == "57P01") return Failure::kLost;
+  if (state.starts_with("22")) return Failure::kBadInput;
+  if (is_race(e)) return Failure::kRace;
+  return Failure::kOther;
+}
+
+[[noreturn]] void rethrow_as(Failure failure, const soci::soci_error& e) {
+  if (failure == Failure::kLost) throw Unavailable("the database connection was lost: " + first_line(e.what()));
+  if (failure == Failure::kBadInput) throw InvalidInput("a value was refused by the database: " + first_line(e.what()));
+  throw;
+}
+
+}  // namespace
 
 void Database::ensure_connected(soci::session& s) {
   if (pg_connected(s)) return;
@@ -334,26 +363,12 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
         s << "COMMIT";
         notify = tx.published_any();
         break;
-      } catch (const soci::postgresql_soci_error& e) {
-        rollback();
-        std::string state = e.sqlstate();
-        bool race = is_race(e);
-        if (!pg_connected(s) || state.starts_with("08") || state == "57P01") {
-          if (committing || attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
-          continue;
-        }
-        if (state.starts_with("22")) throw InvalidInput("a value was refused by the database: " + first_line(e.what()));
-        if (!race || attempt >= kAttempts) throw;
-        backoff(attempt);
-      } catch (const Unavailable&) {
-        throw;
       } catch (const soci::soci_error& e) {
         rollback();
-        if (!pg_connected(s)) {
-          if (committing || attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
-          continue;
-        }
-        throw;
+        Failure failure = classify(s, e);
+        if (failure == Failure::kLost && !committing && attempt < 2) continue;
+        if (failure != Failure::kRace || attempt >= kAttempts) rethrow_as(failure, e);
+        backoff(attempt);
       } catch (const Conflict&) {
         rollback();
         if (attempt >= kAttempts) throw;
@@ -379,13 +394,10 @@ void Database::run_read(const std::function<void(soci::session&)>& f) {
     try {
       f(s);
       return;
-    } catch (const soci::postgresql_soci_error& e) {
-      if (e.sqlstate().starts_with("22")) throw InvalidInput("a value was refused by the database: " + first_line(e.what()));
-      if (pg_connected(s)) throw;
-      if (attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
     } catch (const soci::soci_error& e) {
-      if (pg_connected(s)) throw;
-      if (attempt >= 2) throw Unavailable("the database connection was lost: " + first_line(e.what()));
+      Failure failure = classify(s, e);
+      if (failure == Failure::kLost && attempt < 2) continue;  // a read is safe to run again
+      rethrow_as(failure, e);
     }
   }
 }
@@ -397,8 +409,8 @@ bool is_race(const std::exception& e) {
   return state == "23505" || state == "40001" || state == "40P01";
 }
 
-std::string_view for_update(soci::session& s) {
-  return s.get_backend_name() == "postgresql" ? " FOR UPDATE" : "";
+std::string_view for_update(soci::session& s, bool lock) {
+  return lock && s.get_backend_name() == "postgresql" ? " FOR UPDATE" : "";
 }
 
 bool Database::ping() {

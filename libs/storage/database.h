@@ -72,11 +72,11 @@ long long exec(soci::session& s, const std::string& q, Uses&&... uses) {
   return st.get_affected_rows();
 }
 
-// " FOR UPDATE" on PostgreSQL, "" on SQLite (one writer: rows need no lock). Appended to the
-// SELECT that loads a row a transaction is about to change, so that two replicas (or two
-// consumer threads) changing the same order, saga or payment take turns instead of one
-// overwriting the other's change.
-std::string_view for_update(soci::session& s);
+// " FOR UPDATE" when `lock` is set and the database is PostgreSQL; "" otherwise (SQLite has one
+// writer: rows need no lock). Appended to the SELECT that loads a row a transaction is about to
+// change, so that two replicas (or two consumer threads) changing the same order, saga or
+// payment take turns instead of one overwriting the other's change.
+std::string_view for_update(soci::session& s, bool lock = true);
 
 // True for a PostgreSQL error that means "lost a race with another transaction" (a unique key
 // inserted by both, a serialization failure, a deadlock): running the transaction again is right.

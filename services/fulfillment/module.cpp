@@ -37,7 +37,7 @@ Task from_row(const soci::row& r) {
 
 std::optional<Task> load(soci::session& sql, const std::string& order_id, bool lock = false) {
   soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM tasks WHERE order_id = :id" + std::string(lock ? storage::for_update(sql) : ""), soci::use(order_id, "id"),
+  sql << std::string("SELECT ") + kColumns + " FROM tasks WHERE order_id = :id" + std::string(storage::for_update(sql, lock)), soci::use(order_id, "id"),
       soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   return from_row(r);

@@ -33,7 +33,7 @@ const std::vector<std::string>& migrations() {
 std::optional<Payment> load(soci::session& sql, const std::string& order_id, bool lock = false) {
   soci::row r;
   sql << "SELECT id, order_id, amount_minor, currency, status, transaction_id, failure_reason,"
-         " created_ms, updated_ms FROM payments WHERE order_id = :id" + std::string(lock ? storage::for_update(sql) : ""),
+         " created_ms, updated_ms FROM payments WHERE order_id = :id" + std::string(storage::for_update(sql, lock)),
       soci::use(order_id, "id"), soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   Payment p;

@@ -172,8 +172,8 @@ class MiniYaml:
         return {"true": True, "false": False, "null": None, "~": None}.get(text, text)
 
 
-def _strip_comment(text):
-    """Cuts a ` # comment` that is outside quotes."""
+def _unquoted(text):
+    """(position, character) of each character of `text` outside single or double quotes."""
     quote = None
     for pos, char in enumerate(text):
         if quote:
@@ -181,20 +181,22 @@ def _strip_comment(text):
                 quote = None
         elif char in "\"'":
             quote = char
-        elif char == "#" and (pos == 0 or text[pos - 1] == " "):
+        else:
+            yield pos, char
+
+
+def _strip_comment(text):
+    """Cuts a ` # comment` that is outside quotes."""
+    for pos, char in _unquoted(text):
+        if char == "#" and (pos == 0 or text[pos - 1] == " "):
             return text[:pos].rstrip()
     return text
 
 
 def _split_commas(text):
-    parts, quote, start = [], None, 0
-    for pos, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif char == ",":
+    parts, start = [], 0
+    for pos, char in _unquoted(text):
+        if char == ",":
             parts.append(text[start:pos])
             start = pos + 1
     parts.append(text[start:])

@@ -46,7 +46,7 @@ Product from_row(const soci::row& r) {
 std::optional<Product> load(soci::session& sql, const std::string& id, bool lock) {
   soci::row r;
   sql << std::string("SELECT ") + kColumns + " FROM products WHERE product_id = :id" +
-             std::string(lock ? storage::for_update(sql) : ""),
+             std::string(storage::for_update(sql, lock)),
       soci::use(id, "id"), soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   return from_row(r);

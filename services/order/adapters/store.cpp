@@ -79,7 +79,7 @@ struct NullableInt {
 
 std::optional<Order> load(soci::session& sql, const std::string& order_id, bool lock) {
   soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM orders WHERE order_id = :id" + std::string(lock ? storage::for_update(sql) : ""),
+  sql << std::string("SELECT ") + kColumns + " FROM orders WHERE order_id = :id" + std::string(storage::for_update(sql, lock)),
       soci::use(order_id, "id"), soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   return from_row(r);

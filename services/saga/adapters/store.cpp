@@ -95,7 +95,7 @@ struct Bound {
 
 std::optional<Saga> load(soci::session& sql, const std::string& order_id, bool lock) {
   soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM sagas WHERE order_id = :id" + std::string(lock ? storage::for_update(sql) : ""),
+  sql << std::string("SELECT ") + kColumns + " FROM sagas WHERE order_id = :id" + std::string(storage::for_update(sql, lock)),
       soci::use(order_id, "id"), soci::into(r);
   if (!sql.got_data()) return std::nullopt;
   return from_row(r);
