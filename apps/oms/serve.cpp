@@ -186,6 +186,8 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   relay.stop();
   watch->phase("consumers");
   bus.stop();
+  watch->phase("closing the NATS connection");
+  bus.close();
   log::info({name}, "stopped");
   watch->phase("releasing connections");  // the destructors below; the watch goes last
   return 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 
@@ -218,11 +219,36 @@ JetStreamBus::JetStreamBus(std::string urls, int replicas, std::string stream) :
   impl_->stream = std::move(stream);
 }
 
-JetStreamBus::~JetStreamBus() {
+JetStreamBus::~JetStreamBus() { close(); }
+
+void JetStreamBus::close() {
+  if (!impl_) return;
   stop();
-  if (impl_->js) jsCtx_Destroy(impl_->js);
-  if (impl_->nc) natsConnection_Destroy(impl_->nc);
-  if (impl_->opts) natsOptions_Destroy(impl_->opts);
+  auto& i = *impl_;
+  if (!i.js && !i.nc && !i.opts) return;
+  // Tearing the connection down has been seen to hang (rarely, at process exit, cause unknown):
+  // give it 5 s on its own thread, then leave it. Everything this process owed is durable by
+  // now; the connection and its context stay allocated (and reachable) for the rest of the
+  // process's life, since cnats callbacks may still use them.
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  std::thread teardown([js = i.js, nc = i.nc, opts = i.opts, done] {
+    if (js) jsCtx_Destroy(js);
+    if (nc) natsConnection_Destroy(nc);
+    if (opts) natsOptions_Destroy(opts);
+    done->set_value();
+  });
+  i.js = nullptr;
+  i.nc = nullptr;
+  i.opts = nullptr;
+  if (finished.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
+    teardown.join();
+  } else {
+    log::warn({"bus"}, "closing the NATS connection did not finish within 5 s; leaving it behind");
+    teardown.detach();
+    static std::vector<std::unique_ptr<Impl>> abandoned;  // never freed: callbacks may use it
+    abandoned.push_back(std::move(impl_));
+  }
 }
 
 void JetStreamBus::connect() {
@@ -328,6 +354,7 @@ void JetStreamBus::start() {
 }
 
 void JetStreamBus::stop() {
+  if (!impl_) return;  // closed, its teardown abandoned
   auto& i = *impl_;
   i.stopping = true;
   for (auto& t : i.threads)

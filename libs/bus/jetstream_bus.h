@@ -36,6 +36,8 @@ class JetStreamBus final : public Bus {
   // Starts connecting (returns at once; retries in the background when NATS is not up yet).
   // Throws only on a configuration error, such as a malformed URL.
   void connect();
+  // Stops and closes the connection (bounded: see the .cpp). The destructor does it too.
+  void close();
   // True while the connection to NATS is up and the stream exists.
   bool connected() const;
   // Called (on a fetch thread) whenever a message is moved to the dead letters (metrics).
