@@ -5,6 +5,7 @@
 // id in its inbox in the same transaction as the effect (see consumer.h).
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,15 +21,25 @@ struct Message {
   std::string request_id = {};  // the request that caused it (for the logs); may be empty
 };
 
-// Handles one message inside the consumer's transaction. Throwing rolls back this message's
-// effects (not the batch) and schedules a redelivery; see consumer.h.
+// Handles a batch of delivered messages inside the consumer's one transaction, in delivery
+// order; messages this consumer has handled before are already filtered out. A batch handler
+// loads what the whole batch names at once, applies each message in order and writes once.
+// Throwing rolls the batch back; the consumer then runs each message alone, in a savepoint, so
+// only the failing one is redelivered (see consumer.h).
+using BatchHandler = std::function<void(std::span<const Message* const>, storage::Tx&)>;
+
+// Handles one message inside the consumer's transaction (throwing: as above).
 using MessageHandler = std::function<void(const Message&, storage::Tx&)>;
+
+// A batch handler that runs `h` for each message in turn, with the message's request id in its
+// logs: for consumers whose messages are rare enough not to need a batch of their own.
+BatchHandler each(MessageHandler h);
 
 struct Subscription {
   std::string consumer;               // durable name, e.g. "saga"
   std::vector<std::string> subjects;  // exact subjects
   storage::Database* db = nullptr;    // the consumer service's own database
-  MessageHandler handler;
+  BatchHandler handler;
 };
 
 class Bus {

@@ -14,37 +14,59 @@ struct OneFailed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// One transaction for the whole batch. `isolate` puts each message in a savepoint so that a
-// handler that throws loses only its own effects; without it the first failure aborts the
-// attempt (savepoints cost two statements per message, so they are used only when needed).
+// One transaction for the whole batch. Unisolated: one inbox statement for every message, then
+// the batch handler once for the new ones; the first failure aborts the attempt. Isolated: each
+// message in its own savepoint, so that a handler that throws loses only its own effects
+// (savepoints cost two statements per message, so they are used only after a failure).
 std::vector<Result> attempt(const Subscription& sub, std::span<const Message* const> batch, bool isolate) {
   std::vector<Result> out;
   sub.db->write([&](storage::Tx& tx) {
-    out.clear();
-    for (const Message* m : batch) {
-      log::RequestScope scope(m->request_id);  // its logs and the messages it causes carry it on
+    out.assign(batch.size(), Result{Outcome::kHandled, {}});
+    if (!isolate) {
+      std::vector<std::string> ids;
+      ids.reserve(batch.size());
+      for (const Message* m : batch) ids.push_back(m->id);
+      auto fresh = tx.first_deliveries(sub.consumer, ids);
+      std::vector<const Message*> todo;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (fresh[i]) todo.push_back(batch[i]);
+        else out[i].outcome = Outcome::kDuplicate;
+      }
+      if (todo.empty()) return;
+      try {
+        sub.handler(todo, tx);
+      } catch (const std::exception& e) {
+        // A deadlock or serialization failure between two batches (two replicas, or two
+        // subjects' threads) is nobody's fault: the whole transaction runs again.
+        if (storage::is_race(e)) throw;
+        throw OneFailed(e.what());
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Message* m = batch[i];
       // A Conflict (a concurrent writer changed the row first) runs the message again at once:
       // its next read sees the other writer's committed change.
       for (int tries = 1;; ++tries) {
-        if (isolate) tx.sql << "SAVEPOINT msg";
+        tx.flush();  // what earlier messages published stays out of this one's savepoint
+        tx.sql << "SAVEPOINT msg";
         try {
           if (!tx.first_delivery(sub.consumer, m->id)) {
-            out.push_back({Outcome::kDuplicate, {}});
+            out[i].outcome = Outcome::kDuplicate;
           } else {
-            sub.handler(*m, tx);
-            out.push_back({Outcome::kHandled, {}});
+            const Message* one[] = {m};
+            sub.handler(one, tx);
           }
-          if (isolate) tx.sql << "RELEASE SAVEPOINT msg";
+          tx.flush();
+          tx.sql << "RELEASE SAVEPOINT msg";
           break;
         } catch (const std::exception& e) {
-          // A deadlock or serialization failure between two batches (two replicas, or two
-          // subjects' threads) is nobody's fault: the whole transaction runs again.
           if (storage::is_race(e)) throw;
-          if (!isolate) throw OneFailed(e.what());
+          tx.discard();
           tx.sql << "ROLLBACK TO SAVEPOINT msg";
           tx.sql << "RELEASE SAVEPOINT msg";
           if (dynamic_cast<const storage::Conflict*>(&e) && tries < kMaxAttempts) continue;
-          out.push_back({Outcome::kFailed, e.what()});
+          out[i] = {Outcome::kFailed, e.what()};
           break;
         }
       }
@@ -54,6 +76,15 @@ std::vector<Result> attempt(const Subscription& sub, std::span<const Message* co
 }
 
 }  // namespace
+
+BatchHandler each(MessageHandler h) {
+  return [h = std::move(h)](std::span<const Message* const> batch, storage::Tx& tx) {
+    for (const Message* m : batch) {
+      log::RequestScope scope(m->request_id);  // its logs and the messages it causes carry it on
+      h(*m, tx);
+    }
+  };
+}
 
 std::vector<Result> handle_batch(const Subscription& sub, std::span<const Message* const> batch) {
   try {

@@ -104,7 +104,7 @@ bool Relay::settle() {
     } else {
       std::string in;
       for (auto s : f->seqs) in += (in.empty() ? "" : ",") + std::to_string(s);
-      db_.write([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq IN (" + in + ")"; });
+      db_.write_lazy([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq IN (" + in + ")"; });
     }
   }
   return any;
@@ -113,7 +113,7 @@ bool Relay::settle() {
 void Relay::flush_deletes(bool force) {
   if (unflushed_ == 0 || (!force && unflushed_ < 4096)) return;
   long long upto = acked_cursor_;
-  db_.write([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq <= :upto", soci::use(upto, "upto"); });
+  db_.write_lazy([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq <= :upto", soci::use(upto, "upto"); });
   unflushed_ = 0;
 }
 

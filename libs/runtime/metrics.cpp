@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "libs/storage/statement.h"
+
 namespace oms::runtime {
 namespace {
 
@@ -42,7 +44,17 @@ prometheus::Counter& Metrics::http_request(const std::string& method, int status
 }
 
 std::string Metrics::serialize() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::string out = prometheus::TextSerializer().Serialize(registry_->Collect());
+  // The storage layer's own counters (it does not depend on this module).
+  const auto& db = storage::db_stats();
+  out += "# HELP oms_db_statements_total SQL statements sent to the databases, BEGIN and COMMIT included\n"
+         "# TYPE oms_db_statements_total counter\n"
+         "oms_db_statements_total " + std::to_string(db.statements.load()) + "\n"
+         "# HELP oms_db_commits_total Commits; durable ones waited for the disk (one fsync each), lazy ones rode on a later one\n"
+         "# TYPE oms_db_commits_total counter\n"
+         "oms_db_commits_total{durable=\"true\"} " + std::to_string(db.durable_commits.load()) + "\n"
+         "oms_db_commits_total{durable=\"false\"} " + std::to_string(db.lazy_commits.load()) + "\n";
+  return out;
 }
 
 }  // namespace oms::runtime

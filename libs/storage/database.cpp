@@ -3,9 +3,11 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 #include "libs/core/clock.h"
 #include "libs/core/error.h"
@@ -38,61 +40,73 @@ const std::vector<std::string>& framework_schema() {
 
 }  // namespace
 
-constexpr const char* kOutboxInsert =
-    "INSERT INTO outbox (id, subject, payload, created_ms, request_id) VALUES (:id, :s, :p, :t, :r)";
-constexpr const char* kInboxInsert =
-    "INSERT INTO inbox (consumer, message_id, handled_ms) VALUES (:c, :m, :t) ON CONFLICT DO NOTHING";
+namespace {
 
-// Bound by reference: set the fields, then execute.
-struct Prepared {
-  std::string id, subject, payload, request_id;
-  long long created = 0;
-  std::string consumer, message_id;
-  long long handled = 0;
-  soci::statement outbox, inbox;
-  explicit Prepared(soci::session& s)
-      : outbox((s.prepare << kOutboxInsert, soci::use(id, "id"), soci::use(subject, "s"),
-                soci::use(payload, "p"), soci::use(created, "t"), soci::use(request_id, "r"))),
-        inbox((s.prepare << kInboxInsert, soci::use(consumer, "c"), soci::use(message_id, "m"),
-               soci::use(handled, "t"))) {}
-};
+const std::string kOutboxInsert =
+    "INSERT INTO outbox (id, subject, payload, created_ms, request_id) VALUES ($1, $2, $3, $4, $5)";
+const std::string kInboxInsert =
+    "INSERT INTO inbox (consumer, message_id, handled_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
-Prepared* Tx::prepared() {
-  if (!cache_) return nullptr;
-  if (!*cache_) *cache_ = std::make_unique<Prepared>(sql);
-  return cache_->get();
+// Many rows in one statement whose text does not depend on their number (statement.h).
+std::string outbox_insert_many(bool pg) {
+  return "INSERT INTO outbox (id, subject, payload, created_ms, request_id) SELECT c0, c1, c2, c3, c4 FROM " +
+         json_table(pg, "$1", "sssis", "x") + " ORDER BY n";
 }
+std::string inbox_insert_many(bool pg) {
+  return std::string("INSERT INTO inbox (consumer, message_id, handled_ms) SELECT CAST($1 AS TEXT), v,") +
+         " CAST($2 AS BIGINT) FROM " + json_values(pg, "$3") +
+         " AS x WHERE true ON CONFLICT DO NOTHING RETURNING message_id";
+}
+
+}  // namespace
 
 std::string Tx::publish(std::string_view subject, std::string_view payload) {
   std::string id = new_uuid();
-  if (Prepared* p = prepared()) {
-    p->id = id;
-    p->subject.assign(subject);
-    p->payload.assign(payload);
-    p->created = now_ms();
-    p->request_id = log::current_request_id();
-    p->outbox.execute(true);
-  } else {
-    std::string subj(subject), body(payload), rid = log::current_request_id();
-    long long now = now_ms();
-    sql << kOutboxInsert, soci::use(id, "id"), soci::use(subj, "s"), soci::use(body, "p"),
-        soci::use(now, "t"), soci::use(rid, "r");
-  }
+  outbox_.push_back({id, std::string(subject), std::string(payload), log::current_request_id(), now_ms()});
   ++published_;
   return id;
 }
 
-bool Tx::first_delivery(const std::string& consumer, const std::string& message_id) {
-  if (Prepared* p = prepared()) {
-    p->consumer = consumer;
-    p->message_id = message_id;
-    p->handled = now_ms();
-    p->inbox.execute(true);
-    return p->inbox.get_affected_rows() > 0;
+void Tx::flush() {
+  if (outbox_.empty()) return;
+  if (outbox_.size() == 1) {
+    const auto& r = outbox_.front();
+    StmtRef st(sql, kOutboxInsert);
+    st->text(0, r.id).text(1, r.subject).text(2, r.payload).integer(3, r.created_ms).text(4, r.request_id);
+    st->run();
+  } else {
+    static const std::string lite = outbox_insert_many(false), pg = outbox_insert_many(true);
+    JsonRows rows;
+    for (const auto& r : outbox_) rows.row().add(r.id).add(r.subject).add(r.payload).add(r.created_ms).add(r.request_id);
+    StmtRef st(sql, by_backend(sql, lite, pg));
+    st->text(0, rows.take());
+    st->run();
   }
-  long long now = now_ms();
-  return exec(sql, kInboxInsert, soci::use(consumer, "c"), soci::use(message_id, "m"),
-              soci::use(now, "t")) > 0;
+  outbox_.clear();
+}
+
+bool Tx::first_delivery(const std::string& consumer, const std::string& message_id) {
+  StmtRef st(sql, kInboxInsert);
+  st->text(0, consumer).text(1, message_id).integer(2, now_ms());
+  return st->run() > 0;
+}
+
+std::vector<bool> Tx::first_deliveries(const std::string& consumer, const std::vector<std::string>& ids) {
+  std::vector<bool> out(ids.size(), false);
+  if (ids.size() == 1) {
+    out[0] = first_delivery(consumer, ids[0]);
+    return out;
+  }
+  if (ids.empty()) return out;
+  static const std::string lite = inbox_insert_many(false), pg = inbox_insert_many(true);
+  StmtRef st(sql, by_backend(sql, lite, pg));
+  st->text(0, consumer).integer(1, now_ms()).text(2, json_strings(ids));
+  st->run();
+  std::unordered_set<std::string> fresh;
+  while (st->next()) fresh.insert(st->str(0));
+  // The same id twice in one batch (a redelivery that overtook the first): only the first is new.
+  for (std::size_t i = 0; i < ids.size(); ++i) out[i] = fresh.erase(ids[i]) > 0;
+  return out;
 }
 
 Database::Database(const DbOptions& options) : options_(options) {
@@ -107,8 +121,10 @@ Database::Database(const DbOptions& options) : options_(options) {
   if (sqlite_) {
     writer_ = std::make_unique<soci::session>();
     open_session(*writer_);
+    writer_cache_ = std::make_unique<StmtCache>();
   }
   pool_ = std::make_unique<soci::connection_pool>(options.pool_size);
+  for (int i = 0; i < options.pool_size; ++i) caches_.push_back(std::make_unique<StmtCache>());
   for (int i = 0; i < options.pool_size; ++i) {
     if (sqlite_) {
       open_session(pool_->at(i));
@@ -174,8 +190,9 @@ Failure classify(soci::session& s, const soci::soci_error& e) {
 
 }  // namespace
 
-void Database::ensure_connected(soci::session& s) {
+void Database::ensure_connected(soci::session& s, StmtCache& cache) {
   if (pg_connected(s)) return;
+  cache.clear();  // its statements belong to the old connection
   try {
     s.close();
   } catch (...) {
@@ -189,7 +206,16 @@ void Database::ensure_connected(soci::session& s) {
 
 Database::~Database() = default;
 
+namespace {
+// Counts the statements SOCI sends (and spares SOCI's default logger its copy of every query).
+struct CountingLogger : soci::logger_impl {
+  void start_query(std::string const&) override { db_stats().statements.fetch_add(1, std::memory_order_relaxed); }
+  soci::logger_impl* do_clone() const override { return new CountingLogger; }
+};
+}  // namespace
+
 void Database::open_session(soci::session& s) {
+  s.set_logger(new CountingLogger);
   if (sqlite_) {
     std::string path = options_.url.substr(7);
     s.open(soci::sqlite3, "db=" + path + " timeout=10");
@@ -228,11 +254,11 @@ void Database::migrate(std::string_view service, const std::vector<std::string>&
           soci::use(svc, "s"), soci::use(v, "v"), soci::use(now, "t");
     }
   });
-  migrated_ = true;
 }
 
 struct Database::Job {
   const std::function<void(Tx&)>* f = nullptr;
+  bool durable = true;
   std::exception_ptr error;
   bool published = false;
   bool done = false;
@@ -248,13 +274,35 @@ struct JobFailed {};
 // its own savepoint, so that only the failing job loses its changes.
 void Database::run_group(std::vector<Job*>& jobs) {
   soci::session& s = *writer_;
+  CacheScope scope(s, writer_cache_.get());
+  // A group of lazy writes only commits without fsync; the next durable commit syncs the WAL
+  // up to and including it.
+  bool full = options_.durability == Durability::kFull;
+  bool lazy = full && std::none_of(jobs.begin(), jobs.end(), [](const Job* j) { return j->durable; });
+  auto& commits = full && !lazy ? db_stats().durable_commits : db_stats().lazy_commits;
+  struct Relaxed {
+    soci::session& s;
+    bool on;
+    Relaxed(soci::session& session, bool relax) : s(session), on(relax) {
+      if (on) s << "PRAGMA synchronous=NORMAL";
+    }
+    ~Relaxed() {
+      if (!on) return;
+      try {
+        s << "PRAGMA synchronous=FULL";
+      } catch (...) {
+      }
+    }
+  } relaxed(s, lazy);
   if (jobs.size() == 1) {  // nothing to separate: the transaction is the job's
     Job* job = jobs.front();
     try {
       s << "BEGIN IMMEDIATE";
-      Tx tx(s, migrated_ ? &prepared_ : nullptr);
+      Tx tx(s);
       (*job->f)(tx);
+      tx.flush();
       s << "COMMIT";
+      commits.fetch_add(1, std::memory_order_relaxed);
       job->published = tx.published_any();
     } catch (...) {
       job->error = std::current_exception();
@@ -273,9 +321,10 @@ void Database::run_group(std::vector<Job*>& jobs) {
         job->error = nullptr;
         job->published = false;
         if (isolate) s << "SAVEPOINT job";
-        Tx tx(s, migrated_ ? &prepared_ : nullptr);
+        Tx tx(s);
         try {
           (*job->f)(tx);
+          tx.flush();
           if (isolate) s << "RELEASE SAVEPOINT job";
           job->published = tx.published_any();
         } catch (...) {
@@ -286,6 +335,7 @@ void Database::run_group(std::vector<Job*>& jobs) {
         }
       }
       s << "COMMIT";
+      commits.fetch_add(1, std::memory_order_relaxed);
       return;
     } catch (const JobFailed&) {
       try {
@@ -308,11 +358,12 @@ void Database::run_group(std::vector<Job*>& jobs) {
   }
 }
 
-void Database::run_write(const std::function<void(Tx&)>& f) {
+void Database::run_write(const std::function<void(Tx&)>& f, bool durable) {
   bool notify = false;
   if (sqlite_) {
     Job job;
     job.f = &f;
+    job.durable = durable;
     std::unique_lock lock(queue_mu_);
     queue_.push_back(&job);
     while (!job.done) {
@@ -346,8 +397,10 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
     // transaction runs again, unless it was lost during COMMIT: then whether it committed is
     // unknown, and the caller gets Unavailable (503) instead of a possible double effect.
     for (int attempt = 1;; ++attempt) {
-      soci::session s(*pool_);
-      ensure_connected(s);
+      Lease lease(*this);
+      soci::session& s = lease.session();
+      ensure_connected(s, lease.cache());
+      CacheScope scope(s, &lease.cache());
       bool committing = false;
       auto rollback = [&s] {
         try {
@@ -357,10 +410,13 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
       };
       try {
         s << "BEGIN";
+        if (!durable) s << "SET LOCAL synchronous_commit TO OFF";
         Tx tx(s);
         f(tx);
+        tx.flush();
         committing = true;
         s << "COMMIT";
+        (durable ? db_stats().durable_commits : db_stats().lazy_commits).fetch_add(1, std::memory_order_relaxed);
         notify = tx.published_any();
         break;
       } catch (const soci::soci_error& e) {
@@ -384,13 +440,16 @@ void Database::run_write(const std::function<void(Tx&)>& f) {
 
 void Database::run_read(const std::function<void(soci::session&)>& f) {
   if (sqlite_) {
-    soci::session s(*pool_);
-    f(s);
+    Lease lease(*this);
+    CacheScope scope(lease.session(), &lease.cache());
+    f(lease.session());
     return;
   }
   for (int attempt = 1;; ++attempt) {
-    soci::session s(*pool_);
-    ensure_connected(s);
+    Lease lease(*this);
+    soci::session& s = lease.session();
+    ensure_connected(s, lease.cache());
+    CacheScope scope(s, &lease.cache());
     try {
       f(s);
       return;

@@ -16,6 +16,8 @@
 // Threads: any thread may call read/write; they block, so never call them from an I/O thread.
 #include <soci/soci.h>
 
+#include "libs/storage/statement.h"
+
 #include <stdexcept>
 
 #include <condition_variable>
@@ -38,9 +40,6 @@ struct DbOptions {
   int pool_size = 4;
 };
 
-// Statements every message runs (outbox and inbox inserts), prepared once per connection.
-struct Prepared;
-
 // A write lost a race with a concurrent one (e.g. an optimistic version check failed).
 // Database::write runs the function again; on SQLite writes never race, so it never happens.
 struct Conflict : std::runtime_error {
@@ -49,19 +48,30 @@ struct Conflict : std::runtime_error {
 
 class Tx {
  public:
-  explicit Tx(soci::session& s, std::unique_ptr<Prepared>* cache = nullptr) : sql(s), cache_(cache) {}
+  explicit Tx(soci::session& s) : sql(s) {}
   soci::session& sql;
 
   // Adds a message to the outbox, published after this transaction commits. Returns its id.
+  // Rows are buffered and written together by flush(), in one statement.
   std::string publish(std::string_view subject, std::string_view payload);
   bool published_any() const { return published_ > 0; }
   // Records (consumer, message id) in the inbox; false if it was there already (a duplicate).
   bool first_delivery(const std::string& consumer, const std::string& message_id);
+  // The same for many ids in one statement: true at i when ids[i] is seen for the first time.
+  std::vector<bool> first_deliveries(const std::string& consumer, const std::vector<std::string>& ids);
+  // Writes the buffered outbox rows. Database::write calls it before committing; whoever runs a
+  // savepoint inside a transaction calls it before releasing one, and discard() after rolling
+  // one back.
+  void flush();
+  void discard() { outbox_.clear(); }
 
  private:
-  Prepared* prepared();
+  struct OutboxRow {
+    std::string id, subject, payload, request_id;
+    long long created_ms;
+  };
+  std::vector<OutboxRow> outbox_;
   int published_ = 0;
-  std::unique_ptr<Prepared>* cache_;
 };
 
 // Runs a statement with `use` bindings and returns the number of rows it changed.
@@ -109,6 +119,12 @@ class Database {
     }
   }
 
+  // A write that need not survive a crash on its own: it commits without waiting for the disk
+  // and becomes durable with the next durable commit on this database (the WAL is written in
+  // order). For work whose loss is harmless, such as deleting outbox rows already published (a
+  // crash re-publishes them and the inboxes drop the copies).
+  void write_lazy(const std::function<void(Tx&)>& f) { run_write(f, /*durable=*/false); }
+
   template <class F>
   auto read(F&& f) {
     using R = decltype(f(std::declval<soci::session&>()));
@@ -128,10 +144,24 @@ class Database {
   bool ping();
 
  private:
-  void run_write(const std::function<void(Tx&)>& f);
+  void run_write(const std::function<void(Tx&)>& f, bool durable = true);
   void run_read(const std::function<void(soci::session&)>& f);
   void open_session(soci::session& s);
-  void ensure_connected(soci::session& s);  // PostgreSQL: reconnects a dropped session or throws Unavailable
+  void ensure_connected(soci::session& s, StmtCache& cache);  // PostgreSQL: reconnects a dropped session or throws Unavailable
+  // A pooled connection and its statement cache, given back when it goes out of scope.
+  class Lease {
+   public:
+    explicit Lease(Database& db) : db_(db), pos_(db.pool_->lease()) {}
+    ~Lease() { db_.pool_->give_back(pos_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    soci::session& session() { return db_.pool_->at(pos_); }
+    StmtCache& cache() { return *db_.caches_[pos_]; }
+
+   private:
+    Database& db_;
+    std::size_t pos_;
+  };
 
   DbOptions options_;
   bool sqlite_;
@@ -144,9 +174,9 @@ class Database {
   std::vector<Job*> queue_;
   bool leader_active_ = false;
   std::unique_ptr<soci::session> writer_;   // SQLite only; used by the current leader
-  std::unique_ptr<Prepared> prepared_;      // the writer's statement cache; destroyed first
-  bool migrated_ = false;  // the cache is used once the framework tables exist
+  std::unique_ptr<StmtCache> writer_cache_;  // the writer's prepared statements
   std::unique_ptr<soci::connection_pool> pool_;
+  std::vector<std::unique_ptr<StmtCache>> caches_;  // one per pool connection, by position
   std::function<void()> listener_;
 };
 

@@ -1,5 +1,8 @@
 #include "services/fulfillment/module.h"
 
+#include <set>
+#include <span>
+
 #include "libs/contracts/messages.h"
 #include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
@@ -7,57 +10,13 @@
 #include "libs/core/log.h"
 #include "libs/http/json.h"
 #include "libs/http/json_writer.h"
-#include "libs/storage/row.h"
-#include "services/fulfillment/domain/task.h"
+#include "services/fulfillment/adapters/store.h"
 
 namespace oms::fulfillment {
 namespace {
 
 namespace c = oms::contracts;
 using domain::Task;
-using storage::get_int;
-using storage::get_opt_str;
-using storage::get_str;
-
-const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> m = {
-      "CREATE TABLE tasks (id TEXT PRIMARY KEY, order_id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,"
-      " tracking_number TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL)",
-      "CREATE INDEX tasks_status ON tasks (status, created_ms)",
-      "CREATE INDEX tasks_created ON tasks (created_ms)",
-  };
-  return m;
-}
-
-constexpr const char* kColumns = "id, order_id, status, tracking_number, created_ms, updated_ms";
-
-Task from_row(const soci::row& r) {
-  return Task{get_str(r, 0), get_str(r, 1), get_str(r, 2), get_opt_str(r, 3), get_int(r, 4), get_int(r, 5)};
-}
-
-std::optional<Task> load(soci::session& sql, const std::string& order_id, bool lock = false) {
-  soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM tasks WHERE order_id = :id" + std::string(storage::for_update(sql, lock)), soci::use(order_id, "id"),
-      soci::into(r);
-  if (!sql.got_data()) return std::nullopt;
-  return from_row(r);
-}
-
-void insert(soci::session& sql, const Task& t) {
-  storage::NullableText tr(t.tracking_number);
-  long long c = t.created_ms, u = t.updated_ms;
-  sql << "INSERT INTO tasks (id, order_id, status, tracking_number, created_ms, updated_ms)"
-         " VALUES (:id, :oid, :st, :tr, :c, :u)",
-      soci::use(t.id, "id"), soci::use(t.order_id, "oid"), soci::use(t.status, "st"),
-      soci::use(tr.value, tr.ind, "tr"), soci::use(c, "c"), soci::use(u, "u");
-}
-
-void save(soci::session& sql, const Task& t) {
-  storage::NullableText tr(t.tracking_number);
-  long long u = t.updated_ms;
-  sql << "UPDATE tasks SET status = :st, tracking_number = :tr, updated_ms = :u WHERE id = :id",
-      soci::use(t.status, "st"), soci::use(tr.value, tr.ind, "tr"), soci::use(u, "u"), soci::use(t.id, "id");
-}
 
 std::string task_json(const Task& t) {
   http::JsonWriter w;
@@ -67,34 +26,51 @@ std::string task_json(const Task& t) {
   return w.take();
 }
 
-void on_message(const bus::Message& m, storage::Tx& tx) {
+// A batch of fulfillment commands: the tasks of every order they name are loaded in one
+// statement, each command applies in order in memory, and new and changed tasks are written with
+// one statement each.
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
   long long now = now_ms();
-  if (m.subject == c::CreateFulfillment::kSubject) {
-    auto cmd = c::decode<c::CreateFulfillment>(m.payload);
-    auto t = load(tx.sql, cmd.orderId, /*lock=*/true);
-    if (!t) {
-      Task n{new_uuid(), cmd.orderId, "INITIATED", std::nullopt, now, now};
-      insert(tx.sql, n);
-      t = n;
-      log::debug({"fulfillment", {}, cmd.orderId}, "fulfillment task created");
+  std::vector<std::string> order_ids;
+  for (const auto* m : msgs) order_ids.push_back(boost::json::value_to<std::string>(boost::json::parse(m->payload).at("orderId")));
+  auto tasks = adapters::load_many(tx.sql, order_ids);
+  std::set<std::string> created, changed;
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    const bus::Message& m = *msgs[i];
+    log::RequestScope scope(m.request_id);
+    const std::string& order_id = order_ids[i];
+    auto it = tasks.find(order_id);
+    if (m.subject == c::CreateFulfillment::kSubject) {
+      if (it == tasks.end()) {
+        it = tasks.emplace(order_id, Task{new_uuid(), order_id, "INITIATED", std::nullopt, now, now}).first;
+        created.insert(order_id);
+        log::debug({"fulfillment", {}, order_id}, "fulfillment task created");
+      }
+      c::emit(tx, c::FulfillmentCreated{order_id, it->second.id});
+    } else if (m.subject == c::CancelFulfillment::kSubject) {
+      if (it == tasks.end()) {
+        // Cancel before create (a timed-out step): a cancelled task fences off a late create.
+        tasks.emplace(order_id, Task{new_uuid(), order_id, "CANCELLED", std::nullopt, now, now});
+        created.insert(order_id);
+        c::emit(tx, c::FulfillmentCancelled{order_id});
+        continue;
+      }
+      if (domain::cancel(it->second, now) == domain::CancelOutcome::kAlreadyShipped) {
+        c::emit(tx, c::FulfillmentCancelRejected{order_id, "shipment already dispatched"});
+        continue;
+      }
+      changed.insert(order_id);
+      c::emit(tx, c::FulfillmentCancelled{order_id});
+    } else {
+      throw std::runtime_error("fulfillment: unexpected subject " + m.subject);
     }
-    c::emit(tx, c::FulfillmentCreated{cmd.orderId, t->id});
-  } else if (m.subject == c::CancelFulfillment::kSubject) {
-    auto cmd = c::decode<c::CancelFulfillment>(m.payload);
-    auto t = load(tx.sql, cmd.orderId, /*lock=*/true);
-    if (!t) {
-      // Cancel before create (a timed-out step): a cancelled task fences off a late create.
-      insert(tx.sql, Task{new_uuid(), cmd.orderId, "CANCELLED", std::nullopt, now, now});
-      c::emit(tx, c::FulfillmentCancelled{cmd.orderId});
-      return;
-    }
-    if (domain::cancel(*t, now) == domain::CancelOutcome::kAlreadyShipped) {
-      c::emit(tx, c::FulfillmentCancelRejected{cmd.orderId, "shipment already dispatched"});
-      return;
-    }
-    save(tx.sql, *t);
-    c::emit(tx, c::FulfillmentCancelled{cmd.orderId});
   }
+  std::vector<const Task*> inserts, updates;
+  for (const auto& id : created) inserts.push_back(&tasks.at(id));
+  for (const auto& id : changed)
+    if (!created.count(id)) updates.push_back(&tasks.at(id));
+  adapters::insert_many(tx.sql, inserts);
+  adapters::save_many(tx.sql, updates);
 }
 
 template <class Step>
@@ -102,11 +78,11 @@ http::Response advance(storage::Database& db, http::Request& req, Step step) {
   const auto& id = req.params["orderId"];
   if (!is_uuid(id)) return http::problem(404, "no fulfillment task for order " + id, req.path);
   return db.write([&](storage::Tx& tx) -> http::Response {
-    auto t = load(tx.sql, id, /*lock=*/true);
+    auto t = adapters::load(tx.sql, id, /*lock=*/true);
     if (!t) return http::problem(404, "no fulfillment task for order " + id, req.path);
     auto r = step(tx, *t);
     if (!r) return http::from_error(r.error(), req.path);
-    save(tx.sql, *t);
+    adapters::save_many(tx.sql, {&*t});
     return http::json_text(200, task_json(*t));
   });
 }
@@ -114,14 +90,14 @@ http::Response advance(storage::Database& db, http::Request& req, Step step) {
 }  // namespace
 
 runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
-  ctx.db.migrate("fulfillment", migrations());
+  ctx.db.migrate("fulfillment", adapters::migrations());
   auto& db = ctx.db;
   auto& metrics = ctx.metrics;
   bus::Subscription sub{
       "fulfillment", {std::string(c::CreateFulfillment::kSubject), std::string(c::CancelFulfillment::kSubject)},
-      &ctx.db, [&metrics](const bus::Message& m, storage::Tx& tx) {
-        on_message(m, tx);
-        metrics.messages_handled.Increment();
+      &ctx.db, [&metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        on_batch(msgs, tx);
+        metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "fulfillment", sub);
@@ -129,7 +105,7 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
   ctx.router.add("GET", "/api/fulfillment/order/{orderId}", [&db](http::Request& req) {
     const auto& id = req.params["orderId"];
     if (!is_uuid(id)) return http::problem(404, "no fulfillment task for order " + id, req.path);
-    auto t = db.read([&](soci::session& sql) { return load(sql, id); });
+    auto t = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
     if (!t) return http::problem(404, "no fulfillment task for order " + id, req.path);
     return http::json_text(200, task_json(*t));
   });
@@ -139,23 +115,7 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
     std::string status(req.query_param("status").value_or(""));
     if (!status.empty() && !domain::valid_status_filter(status))
       return http::problem(400, "status must be ALL, INITIATED, DISPATCHED, DELIVERED or CANCELLED", req.path);
-    std::string where = status.empty() ? " WHERE status IN ('INITIATED', 'DISPATCHED')"
-                        : status == "ALL" ? ""
-                                          : " WHERE status = :st";
-    std::string q = std::string("SELECT ") + kColumns + " FROM tasks" + where +
-                    " ORDER BY created_ms DESC, id DESC LIMIT :lim";
-    int lim = *limit;
-    std::vector<Task> tasks = db.read([&](soci::session& sql) {
-      std::vector<Task> out;
-      auto collect = [&](soci::rowset<soci::row> rows) {
-        for (const auto& r : rows) out.push_back(from_row(r));
-      };
-      if (where.find(":st") != std::string::npos)
-        collect((sql.prepare << q, soci::use(status, "st"), soci::use(lim, "lim")));
-      else
-        collect((sql.prepare << q, soci::use(lim, "lim")));
-      return out;
-    });
+    std::vector<Task> tasks = db.read([&](soci::session& sql) { return adapters::list(sql, status, *limit); });
     std::string body = "[";
     for (std::size_t i = 0; i < tasks.size(); ++i) body += (i ? "," : "") + task_json(tasks[i]);
     return http::json_text(200, body + "]");

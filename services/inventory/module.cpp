@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <set>
+#include <span>
 #include <thread>
 
 #include "libs/contracts/messages.h"
@@ -37,64 +39,111 @@ std::vector<domain::Line> lines_of(const std::vector<c::Line>& in) {
   return out;
 }
 
-void save_all(soci::session& sql, const std::map<std::string, Product>& products) {
-  for (const auto& [id, p] : products) adapters::save(sql, p);
-}
-
-void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings& settings) {
+// A batch of stock commands: the reservations and products they name are loaded in one
+// statement each, every command applies in order to them in memory (two orders of the same
+// product in one batch see each other's reservation), and each changed product and reservation
+// is written once.
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const runtime::Settings& settings) {
   long long now = now_ms();
-  if (m.subject == c::ReserveInventory::kSubject) {
-    auto cmd = c::decode<c::ReserveInventory>(m.payload);
-    if (settings.inventory_delay_ms > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(settings.inventory_delay_ms));
-    auto lines = lines_of(cmd.items);
-    if (auto prior = adapters::find_reservation(tx.sql, cmd.orderId)) {
-      // Seen before (or fenced off by an earlier release): answer the same way again.
-      if (prior->state == "RESERVED" || prior->state == "COMMITTED")
-        c::emit(tx, c::InventoryReserved{cmd.orderId});
-      else
-        c::emit(tx, c::InventoryRejected{cmd.orderId, prior->state == "RELEASED" ? "CANCELLED: released before reservation" : "REJECTED"});
-      return;
+  struct In {
+    const bus::Message* m;
+    std::string order_id;
+    std::vector<domain::Line> lines;  // ReserveInventory
+    std::string tracking;
+  };
+  std::vector<In> in;
+  std::vector<std::string> order_ids;
+  for (const auto* m : msgs) {
+    In i{m, {}, {}, {}};
+    if (m->subject == c::ReserveInventory::kSubject) {
+      auto cmd = c::decode<c::ReserveInventory>(m->payload);
+      i.order_id = cmd.orderId;
+      i.lines = lines_of(cmd.items);
+    } else if (m->subject == c::ReleaseInventory::kSubject) {
+      i.order_id = c::decode<c::ReleaseInventory>(m->payload).orderId;
+    } else if (m->subject == c::ShipmentDispatched::kSubject) {
+      i.order_id = c::decode<c::ShipmentDispatched>(m->payload).orderId;
+    } else {
+      throw std::runtime_error("inventory: unexpected subject " + m->subject);
     }
-    auto products = adapters::load_many(tx.sql, lines);
-    if (auto reason = domain::reserve(products, lines, now)) {
-      adapters::put_reservation(tx.sql, cmd.orderId, {"REJECTED", lines}, now);
-      c::emit(tx, c::InventoryRejected{cmd.orderId, *reason});
-      log::info({"inventory", {}, cmd.orderId}, "reservation refused: " + *reason);
-      return;
-    }
-    log::debug({"inventory", {}, cmd.orderId}, "stock reserved");
-    save_all(tx.sql, products);
-    adapters::put_reservation(tx.sql, cmd.orderId, {"RESERVED", lines}, now);
-    c::emit(tx, c::InventoryReserved{cmd.orderId});
-  } else if (m.subject == c::ReleaseInventory::kSubject) {
-    auto cmd = c::decode<c::ReleaseInventory>(m.payload);
-    auto r = adapters::find_reservation(tx.sql, cmd.orderId);
-    if (!r) {
-      // Release before reserve (a timed-out step): fence the order so a late reserve is refused.
-      adapters::put_reservation(tx.sql, cmd.orderId, {"RELEASED", {}}, now);
-    } else if (r->state == "RESERVED") {
-      auto products = adapters::load_many(tx.sql, r->lines);
-      domain::release(products, r->lines, now);
-      save_all(tx.sql, products);
-      adapters::put_reservation(tx.sql, cmd.orderId, {"RELEASED", r->lines}, now);
-      log::debug({"inventory", {}, cmd.orderId}, "stock released");
-    } else if (r->state == "COMMITTED") {
-      log::warn({"inventory", {}, cmd.orderId}, "release of a dispatched order ignored");
-    }
-    c::emit(tx, c::InventoryReleased{cmd.orderId});
-  } else if (m.subject == c::ShipmentDispatched::kSubject) {
-    auto e = c::decode<c::ShipmentDispatched>(m.payload);
-    auto r = adapters::find_reservation(tx.sql, e.orderId);
-    if (!r || r->state != "RESERVED") {
-      log::warn({"inventory", {}, e.orderId}, "dispatch without a reservation");
-      return;
-    }
-    auto products = adapters::load_many(tx.sql, r->lines);
-    domain::commit(products, r->lines, now);
-    save_all(tx.sql, products);
-    adapters::put_reservation(tx.sql, e.orderId, {"COMMITTED", r->lines}, now);
+    order_ids.push_back(i.order_id);
+    in.push_back(std::move(i));
   }
+  // The simulated latency of the warehouse (fault injection) comes before anything is read, as
+  // a slow participant's would: what it then reads is current.
+  if (settings.inventory_delay_ms > 0)
+    for (const auto& i : in)
+      if (i.m->subject == c::ReserveInventory::kSubject)
+        std::this_thread::sleep_for(std::chrono::milliseconds(settings.inventory_delay_ms));
+  auto reservations = adapters::find_reservations(tx.sql, order_ids);
+  std::set<std::string> existed;
+  for (const auto& [id, r] : reservations) existed.insert(id);
+  std::set<std::string> product_ids;
+  for (const auto& i : in)
+    for (const auto& l : i.lines) product_ids.insert(l.product_id);
+  for (const auto& [id, r] : reservations)
+    for (const auto& l : r.lines) product_ids.insert(l.product_id);
+  auto products = adapters::load_products(tx.sql, product_ids);
+  std::map<std::string, std::int64_t> loaded_version;
+  for (const auto& [id, p] : products) loaded_version[id] = p.version;
+  std::map<std::string, adapters::Reservation> fresh;  // rows to insert, by order
+  std::map<std::string, std::string> changed_states;    // new states of rows that existed
+  auto put = [&](const std::string& order_id, adapters::Reservation r) {
+    reservations[order_id] = r;
+    if (existed.count(order_id)) changed_states[order_id] = r.state;
+    else if (auto [it, added] = fresh.emplace(order_id, r); !added) it->second.state = r.state;  // keeps its items
+  };
+  for (auto& i : in) {
+    log::RequestScope scope(i.m->request_id);
+    const auto& subject = i.m->subject;
+    auto r = reservations.find(i.order_id);
+    if (subject == c::ReserveInventory::kSubject) {
+      if (r != reservations.end()) {
+        // Seen before (or fenced off by an earlier release): answer the same way again.
+        const auto& state = r->second.state;
+        if (state == "RESERVED" || state == "COMMITTED")
+          c::emit(tx, c::InventoryReserved{i.order_id});
+        else
+          c::emit(tx, c::InventoryRejected{i.order_id, state == "RELEASED" ? "CANCELLED: released before reservation" : "REJECTED"});
+        continue;
+      }
+      if (auto reason = domain::reserve(products, i.lines, now)) {
+        put(i.order_id, {"REJECTED", i.lines});
+        c::emit(tx, c::InventoryRejected{i.order_id, *reason});
+        log::info({"inventory", {}, i.order_id}, "reservation refused: " + *reason);
+        continue;
+      }
+      log::debug({"inventory", {}, i.order_id}, "stock reserved");
+      put(i.order_id, {"RESERVED", i.lines});
+      c::emit(tx, c::InventoryReserved{i.order_id});
+    } else if (subject == c::ReleaseInventory::kSubject) {
+      if (r == reservations.end()) {
+        // Release before reserve (a timed-out step): fence the order so a late reserve is refused.
+        put(i.order_id, {"RELEASED", {}});
+      } else if (r->second.state == "RESERVED") {
+        auto lines = r->second.lines;
+        domain::release(products, lines, now);
+        put(i.order_id, {"RELEASED", lines});
+        log::debug({"inventory", {}, i.order_id}, "stock released");
+      } else if (r->second.state == "COMMITTED") {
+        log::warn({"inventory", {}, i.order_id}, "release of a dispatched order ignored");
+      }
+      c::emit(tx, c::InventoryReleased{i.order_id});
+    } else {  // ShipmentDispatched
+      if (r == reservations.end() || r->second.state != "RESERVED") {
+        log::warn({"inventory", {}, i.order_id}, "dispatch without a reservation");
+        continue;
+      }
+      auto lines = r->second.lines;
+      domain::commit(products, lines, now);
+      put(i.order_id, {"COMMITTED", lines});
+    }
+  }
+  std::vector<std::pair<const Product*, std::int64_t>> changed;
+  for (const auto& [id, p] : products)
+    if (p.version != loaded_version[id]) changed.push_back({&p, loaded_version[id]});
+  adapters::save_many(tx.sql, changed);
+  adapters::put_reservations(tx.sql, fresh, changed_states, now);
 }
 
 std::optional<long long> parse_int(std::string_view s) {
@@ -196,9 +245,9 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
       {std::string(c::ReserveInventory::kSubject), std::string(c::ReleaseInventory::kSubject),
        std::string(c::ShipmentDispatched::kSubject)},
       &ctx.db,
-      [&settings, &metrics](const bus::Message& m, storage::Tx& tx) {
-        on_message(m, tx, settings);
-        metrics.messages_handled.Increment();
+      [&settings, &metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        on_batch(msgs, tx, settings);
+        metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "inventory", sub);

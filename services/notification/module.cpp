@@ -1,6 +1,8 @@
 #include "services/notification/module.h"
 
 #include <algorithm>
+#include <map>
+#include <span>
 
 #include "libs/contracts/messages.h"
 #include "libs/runtime/dead_letters.h"
@@ -9,83 +11,91 @@
 #include "libs/core/log.h"
 #include "libs/http/json.h"
 #include "libs/http/json_writer.h"
-#include "libs/storage/row.h"
+#include "services/notification/adapters/store.h"
 #include "services/notification/domain/notification.h"
 
 namespace oms::notification {
 namespace {
 
 namespace c = oms::contracts;
-using storage::get_int;
-using storage::get_str;
-
-const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> m = {
-      "CREATE TABLE recipients (order_id TEXT PRIMARY KEY, email TEXT NOT NULL)",
-      "CREATE TABLE notifications (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, recipient TEXT NOT NULL,"
-      " recipient_lower TEXT NOT NULL, subject TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,"
-      " sent_ms BIGINT NOT NULL, UNIQUE (order_id, type))",
-      "CREATE INDEX notifications_sent ON notifications (sent_ms)",
-      "CREATE INDEX notifications_recipient ON notifications (recipient_lower, sent_ms)",
-  };
-  return m;
-}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return std::tolower(ch); });
   return s;
 }
 
-void record(soci::session& sql, const std::string& order_id, const std::string& email, const domain::Draft& d) {
-  std::string id = new_uuid(), low = lower(email);
+// A batch of events: the recipients of the orders they name are read in one statement, the
+// notifications they cause are recorded with one statement (a duplicate (order, type) is
+// dropped there), and new recipients with another.
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
   long long now = now_ms();
-  long long n = storage::exec(sql,
-                              "INSERT INTO notifications (id, order_id, recipient, recipient_lower, subject, type, body,"
-                              " sent_ms) VALUES (:id, :oid, :r, :rl, :s, :t, :b, :at) ON CONFLICT DO NOTHING",
-                              soci::use(id, "id"), soci::use(order_id, "oid"), soci::use(email, "r"),
-                              soci::use(low, "rl"), soci::use(d.subject, "s"), soci::use(d.type, "t"),
-                              soci::use(d.body, "b"), soci::use(now, "at"));
-  if (n) log::info({"notification", {}, order_id}, "sent " + d.type + " to " + email);
-}
-
-std::string recipient_of(soci::session& sql, const std::string& order_id) {
-  std::string email;
-  sql << "SELECT email FROM recipients WHERE order_id = :id", soci::use(order_id, "id"), soci::into(email);
-  if (!sql.got_data()) throw std::runtime_error("no recipient known yet for order " + order_id);
-  return email;
-}
-
-void on_message(const bus::Message& m, storage::Tx& tx) {
-  if (m.subject == c::OrderCreated::kSubject) {
-    auto e = c::decode<c::OrderCreated>(m.payload);
-    tx.sql << "INSERT INTO recipients (order_id, email) VALUES (:id, :e) ON CONFLICT DO NOTHING",
-        soci::use(e.orderId, "id"), soci::use(e.customerEmail, "e");
-    record(tx.sql, e.orderId, e.customerEmail, domain::order_created(e.orderId, format_money(Money{e.amountMinor}) + " " + e.currency));
-  } else if (m.subject == c::SagaOutcome::kSubject) {
-    auto e = c::decode<c::SagaOutcome>(m.payload);
-    if (auto d = domain::saga_outcome(e.orderId, e.state, e.reason)) record(tx.sql, e.orderId, e.customerEmail, *d);
-  } else if (m.subject == c::PaymentRefunded::kSubject) {
-    auto e = c::decode<c::PaymentRefunded>(m.payload);
-    if (e.manual) record(tx.sql, e.orderId, recipient_of(tx.sql, e.orderId), domain::payment_refunded(e.orderId));
-  } else if (m.subject == c::ShipmentDispatched::kSubject) {
-    auto e = c::decode<c::ShipmentDispatched>(m.payload);
-    record(tx.sql, e.orderId, recipient_of(tx.sql, e.orderId), domain::order_dispatched(e.orderId, e.trackingNumber));
+  std::map<std::string, std::string> fresh;  // recipients the batch learns
+  std::vector<adapters::Notification> rows;
+  std::vector<std::string> need;  // orders whose recipient is read from the table
+  struct Pending {
+    std::string order_id;
+    domain::Draft draft;
+    std::string email;  // empty: look it up
+    std::string request_id = {};
+  };
+  std::vector<Pending> pending;
+  for (const auto* m : msgs) {
+    std::size_t before = pending.size();
+    if (m->subject == c::OrderCreated::kSubject) {
+      auto e = c::decode<c::OrderCreated>(m->payload);
+      fresh.emplace(e.orderId, e.customerEmail);
+      pending.push_back({e.orderId, domain::order_created(e.orderId, format_money(Money{e.amountMinor}) + " " + e.currency),
+                         e.customerEmail});
+    } else if (m->subject == c::SagaOutcome::kSubject) {
+      auto e = c::decode<c::SagaOutcome>(m->payload);
+      if (auto d = domain::saga_outcome(e.orderId, e.state, e.reason)) pending.push_back({e.orderId, *d, e.customerEmail});
+    } else if (m->subject == c::PaymentRefunded::kSubject) {
+      auto e = c::decode<c::PaymentRefunded>(m->payload);
+      if (e.manual) pending.push_back({e.orderId, domain::payment_refunded(e.orderId), {}});
+    } else if (m->subject == c::ShipmentDispatched::kSubject) {
+      auto e = c::decode<c::ShipmentDispatched>(m->payload);
+      pending.push_back({e.orderId, domain::order_dispatched(e.orderId, e.trackingNumber), {}});
+    } else {
+      throw std::runtime_error("notification: unexpected subject " + m->subject);
+    }
+    if (pending.size() > before) pending.back().request_id = m->request_id;
+  }
+  for (const auto& p : pending)
+    if (p.email.empty() && !fresh.count(p.order_id)) need.push_back(p.order_id);
+  auto known = adapters::recipients(tx.sql, need);
+  for (auto& p : pending) {
+    std::string email = p.email;
+    if (email.empty()) {
+      auto f = fresh.find(p.order_id);
+      auto k = known.find(p.order_id);
+      if (f != fresh.end()) email = f->second;
+      else if (k != known.end()) email = k->second;
+      else throw std::runtime_error("no recipient known yet for order " + p.order_id);
+    }
+    rows.push_back({new_uuid(), p.order_id, email, p.draft.subject, p.draft.type, p.draft.body, now});
+  }
+  adapters::add_recipients(tx.sql, fresh);
+  std::map<std::pair<std::string, std::string>, std::string> request_of;
+  for (const auto& p : pending) request_of.emplace(std::pair{p.order_id, p.draft.type}, p.request_id);
+  for (const auto& key : adapters::record(tx.sql, rows)) {
+    log::RequestScope scope(request_of[key]);
+    log::info({"notification", {}, key.first}, "sent " + key.second);
   }
 }
 
 }  // namespace
 
 runtime::Background register_notification(runtime::ServiceContext& ctx) {
-  ctx.db.migrate("notification", migrations());
+  ctx.db.migrate("notification", adapters::migrations());
   auto& db = ctx.db;
   auto& metrics = ctx.metrics;
   bus::Subscription sub{
       "notification",
       {std::string(c::OrderCreated::kSubject), std::string(c::SagaOutcome::kSubject),
        std::string(c::PaymentRefunded::kSubject), std::string(c::ShipmentDispatched::kSubject)},
-      &ctx.db, [&metrics](const bus::Message& m, storage::Tx& tx) {
-        on_message(m, tx);
-        metrics.messages_handled.Increment();
+      &ctx.db, [&metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        on_batch(msgs, tx);
+        metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "notification", sub);
@@ -95,31 +105,14 @@ runtime::Background register_notification(runtime::ServiceContext& ctx) {
     if (!limit) return http::from_error(limit.error(), req.path);
     std::string order_id(req.query_param("orderId").value_or(""));
     std::string recipient = lower(std::string(req.query_param("recipient").value_or("")));
-    std::string where;
-    if (!order_id.empty()) where += " WHERE order_id = :oid";
-    if (!recipient.empty()) where += std::string(where.empty() ? " WHERE" : " AND") + " recipient_lower = :r";
-    std::string q = "SELECT id, order_id, recipient, subject, type, body, sent_ms FROM notifications" + where +
-                    " ORDER BY sent_ms DESC, id DESC LIMIT :lim";
-    int lim = *limit;
+    auto rows = db.read([&](soci::session& sql) { return adapters::list(sql, order_id, recipient, *limit); });
     http::JsonWriter w;
     w.begin_array();
-    db.read([&](soci::session& sql) {
-      auto emit_rows = [&](soci::rowset<soci::row> rows) {
-        for (const auto& r : rows) {
-          w.begin_object().field("id", get_str(r, 0)).field("orderId", get_str(r, 1));
-          w.field("recipient", get_str(r, 2)).field("subject", get_str(r, 3)).field("type", get_str(r, 4));
-          w.field("body", get_str(r, 5)).field("sentAt", rfc3339(get_int(r, 6))).end_object();
-        }
-      };
-      if (!order_id.empty() && !recipient.empty())
-        emit_rows((sql.prepare << q, soci::use(order_id, "oid"), soci::use(recipient, "r"), soci::use(lim, "lim")));
-      else if (!order_id.empty())
-        emit_rows((sql.prepare << q, soci::use(order_id, "oid"), soci::use(lim, "lim")));
-      else if (!recipient.empty())
-        emit_rows((sql.prepare << q, soci::use(recipient, "r"), soci::use(lim, "lim")));
-      else
-        emit_rows((sql.prepare << q, soci::use(lim, "lim")));
-    });
+    for (const auto& n : rows) {
+      w.begin_object().field("id", n.id).field("orderId", n.order_id);
+      w.field("recipient", n.recipient).field("subject", n.subject).field("type", n.type);
+      w.field("body", n.body).field("sentAt", rfc3339(n.sent_ms)).end_object();
+    }
     w.end_array();
     return http::json_text(200, w.take());
   });

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 #include <cmath>
+#include <set>
+#include <span>
 
 #include "libs/contracts/messages.h"
 #include "libs/runtime/dead_letters.h"
@@ -258,14 +260,30 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
 
   bus::Subscription sub{
       "order", {std::string(c::SagaUpdated::kSubject)}, &ctx.db,
-      [&metrics](const bus::Message& m, storage::Tx& tx) {
-        auto e = c::decode<c::SagaUpdated>(m.payload);
-        auto o = adapters::load(tx.sql, e.orderId, /*lock=*/true);
-        if (!o) throw std::runtime_error("saga update for unknown order " + e.orderId);
-        domain::SagaView v{e.orderStatus, e.paymentStatus, e.inventoryStatus, e.fulfillmentStatus,
-                           e.reason, e.cancelRequested, e.version, e.atMs, e.cancelSeq};
-        if (domain::follow(*o, v)) adapters::update(tx.sql, *o);
-        metrics.messages_handled.Increment();
+      [&metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        // The saga's updates of a batch: every order they name loaded at once, each update
+        // followed in order, each changed order written once.
+        std::vector<c::SagaUpdated> updates;
+        std::vector<std::string> ids;
+        for (const auto* m : msgs) {
+          updates.push_back(c::decode<c::SagaUpdated>(m->payload));
+          ids.push_back(updates.back().orderId);
+        }
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        auto orders = adapters::load_many(tx.sql, ids);
+        std::set<std::string> changed;
+        for (const auto& e : updates) {
+          auto it = orders.find(e.orderId);
+          if (it == orders.end()) throw std::runtime_error("saga update for unknown order " + e.orderId);
+          domain::SagaView v{e.orderStatus, e.paymentStatus, e.inventoryStatus, e.fulfillmentStatus,
+                             e.reason, e.cancelRequested, e.version, e.atMs, e.cancelSeq};
+          if (domain::follow(it->second, v)) changed.insert(e.orderId);
+        }
+        std::vector<const Order*> rows;
+        for (const auto& id : changed) rows.push_back(&orders.at(id));
+        adapters::update_many(tx.sql, rows);
+        metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "order", sub);

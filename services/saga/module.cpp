@@ -1,6 +1,9 @@
 #include "services/saga/module.h"
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <span>
 #include <condition_variable>
 #include <thread>
 #include <tuple>
@@ -30,14 +33,43 @@ View view_of(const Saga& s) {
           s.reason, s.cancel_requested, s.cancel_seq};
 }
 
-// Writes what one input caused: the saga row, its history, the commands and the order's view.
-void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& metrics, const View& before) {
+// The sagas a batch of inputs touches, loaded at once and written once at the end.
+struct Slot {
+  Saga saga;
+  bool is_new = false;
+  bool dirty = false;
+};
+struct Batch {
+  std::map<std::string, Slot> slots;
+  std::vector<adapters::HistoryRow> history;
+
+  void load(storage::Tx& tx, const std::vector<std::string>& ids) {
+    for (auto& [id, s] : adapters::load_many(tx.sql, ids)) slots.emplace(id, Slot{std::move(s)});
+  }
+  void write(storage::Tx& tx) {
+    std::vector<const Saga*> inserts, updates;
+    for (const auto& [id, slot] : slots) {
+      if (slot.is_new) inserts.push_back(&slot.saga);
+      else if (slot.dirty) updates.push_back(&slot.saga);
+    }
+    adapters::insert_many(tx.sql, inserts);
+    adapters::update_many(tx.sql, updates);
+    adapters::append_history(tx.sql, history);
+  }
+};
+
+// Records what one input caused: the saga's new state (written by Batch::write), its history,
+// the commands and the order's view (to the outbox now, in input order).
+void apply(storage::Tx& tx, Slot& slot, const Effects& fx, runtime::Metrics& metrics, const View& before,
+           Batch& batch) {
+  const Saga& s = slot.saga;
   if (!fx.changed) {
     if (fx.ignored) log::debug({"saga", {}, s.order_id}, "ignored: " + *fx.ignored);
     return;
   }
-  adapters::update(tx.sql, s);
-  adapters::append_history(tx.sql, s.order_id, s.version, fx.history);
+  slot.dirty = true;
+  long long seq = s.version * 16;
+  for (const auto& h : fx.history) batch.history.push_back({s.order_id, seq++, h});
   for (Command cmd : fx.commands) {
     std::vector<c::Line> lines;
     for (const auto& i : s.items) lines.push_back({i.product_id, i.quantity, i.price_minor});
@@ -57,8 +89,9 @@ void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& 
                              std::string(s.order_status()), s.payment_status, s.inventory_status,
                              s.fulfillment_status, s.reason, s.cancel_requested, s.cancel_seq, s.version,
                              s.updated_ms, s.amount_minor, s.currency});
-  for (const auto& h : fx.history)
-    log::debug({"saga", {}, s.order_id}, std::string(domain::to_string(h.state)) + (h.detail ? ": " + *h.detail : ""));
+  if (log::enabled(log::Level::kDebug))
+    for (const auto& h : fx.history)
+      log::debug({"saga", {}, s.order_id}, std::string(domain::to_string(h.state)) + (h.detail ? ": " + *h.detail : ""));
   if (fx.reached) {
     log::info({"saga", {}, s.order_id}, "saga " + std::string(domain::to_string(*fx.reached)) +
                                             (s.reason ? " (" + *s.reason + ")" : ""));
@@ -71,53 +104,75 @@ void apply(storage::Tx& tx, const Saga& s, const Effects& fx, runtime::Metrics& 
   }
 }
 
-void on_message(const bus::Message& m, storage::Tx& tx, const runtime::Settings& settings,
-                runtime::Metrics& metrics) {
-  long long now = now_ms();
-  if (m.subject == c::OrderCreated::kSubject) {
-    auto e = c::decode<c::OrderCreated>(m.payload);
-    if (adapters::load(tx.sql, e.orderId, /*lock=*/true)) return;  // a saga per order, once
-    std::vector<domain::Item> items;
-    for (auto& l : e.items) items.push_back({l.productId, l.quantity, l.priceMinor});
-    Effects fx;
-    Saga s = Saga::start(e.orderId, e.customerEmail, e.amountMinor, e.currency, std::move(items), now,
-                         settings.step_timeout_ms, fx);
-    adapters::insert(tx.sql, s);
-    Saga fresh;
-    apply(tx, s, fx, metrics, view_of(fresh));
-    return;
-  }
-  // Every other message names an order whose saga must exist.
-  auto v = boost::json::parse(m.payload);
-  std::string order_id = boost::json::value_to<std::string>(v.at("orderId"));
-  auto loaded = adapters::load(tx.sql, order_id, /*lock=*/true);
-  if (!loaded) throw std::runtime_error("no saga for order " + order_id + " (" + m.subject + ")");
-  Saga& s = *loaded;
-  const View before = view_of(s);
-  Effects fx;
+Effects dispatch(Saga& s, const bus::Message& m, const boost::json::value& v, long long now) {
   const auto& subj = m.subject;
-  if (subj == c::InventoryReserved::kSubject) fx = s.on_inventory_reserved(now);
-  else if (subj == c::InventoryRejected::kSubject)
-    fx = s.on_inventory_rejected(c::decode<c::InventoryRejected>(m.payload).reason, now);
-  else if (subj == c::InventoryReleased::kSubject) fx = s.on_inventory_released(now);
-  else if (subj == c::PaymentCompleted::kSubject) fx = s.on_payment_completed(now);
-  else if (subj == c::PaymentFailed::kSubject)
-    fx = s.on_payment_failed(c::decode<c::PaymentFailed>(m.payload).reason, now);
-  else if (subj == c::PaymentRefunded::kSubject) {
-    auto e = c::decode<c::PaymentRefunded>(m.payload);
-    fx = s.on_payment_refunded(e.manual, e.captured, now);
-  } else if (subj == c::FulfillmentCreated::kSubject) fx = s.on_fulfillment_created(now);
-  else if (subj == c::FulfillmentCancelled::kSubject) fx = s.on_fulfillment_cancelled(now);
-  else if (subj == c::FulfillmentCancelRejected::kSubject)
-    fx = s.on_fulfillment_cancel_rejected(c::decode<c::FulfillmentCancelRejected>(m.payload).reason, now);
-  else if (subj == c::ShipmentDispatched::kSubject) fx = s.on_shipment_dispatched(now);
-  else if (subj == c::ShipmentDelivered::kSubject) fx = s.on_shipment_delivered(now);
-  else if (subj == c::OrderCancelRequested::kSubject)
-  {
-    auto e = c::decode<c::OrderCancelRequested>(m.payload);
-    fx = s.on_cancel_requested(e.reason, now, e.cancelSeq);
+  auto as = [&v]<class T>(T*) { return boost::json::value_to<T>(v); };
+  if (subj == c::InventoryReserved::kSubject) return s.on_inventory_reserved(now);
+  if (subj == c::InventoryRejected::kSubject)
+    return s.on_inventory_rejected(as((c::InventoryRejected*)nullptr).reason, now);
+  if (subj == c::InventoryReleased::kSubject) return s.on_inventory_released(now);
+  if (subj == c::PaymentCompleted::kSubject) return s.on_payment_completed(now);
+  if (subj == c::PaymentFailed::kSubject) return s.on_payment_failed(as((c::PaymentFailed*)nullptr).reason, now);
+  if (subj == c::PaymentRefunded::kSubject) {
+    auto e = as((c::PaymentRefunded*)nullptr);
+    return s.on_payment_refunded(e.manual, e.captured, now);
   }
-  apply(tx, s, fx, metrics, before);
+  if (subj == c::FulfillmentCreated::kSubject) return s.on_fulfillment_created(now);
+  if (subj == c::FulfillmentCancelled::kSubject) return s.on_fulfillment_cancelled(now);
+  if (subj == c::FulfillmentCancelRejected::kSubject)
+    return s.on_fulfillment_cancel_rejected(as((c::FulfillmentCancelRejected*)nullptr).reason, now);
+  if (subj == c::ShipmentDispatched::kSubject) return s.on_shipment_dispatched(now);
+  if (subj == c::ShipmentDelivered::kSubject) return s.on_shipment_delivered(now);
+  if (subj == c::OrderCancelRequested::kSubject) {
+    auto e = as((c::OrderCancelRequested*)nullptr);
+    return s.on_cancel_requested(e.reason, now, e.cancelSeq);
+  }
+  throw std::runtime_error("saga: unexpected subject " + subj);
+}
+
+// A batch of inputs: every saga they name is loaded in one statement, each input is applied in
+// order to the saga in memory (two inputs for one saga see each other's changes), and every
+// changed saga is written once, with all history rows in one statement.
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const runtime::Settings& settings,
+              runtime::Metrics& metrics) {
+  long long now = now_ms();
+  std::vector<boost::json::value> values;
+  std::vector<std::string> ids;
+  values.reserve(msgs.size());
+  for (const auto* m : msgs) {
+    values.push_back(boost::json::parse(m->payload));
+    ids.push_back(boost::json::value_to<std::string>(values.back().at("orderId")));
+  }
+  std::vector<std::string> unique = ids;
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  Batch batch;
+  batch.load(tx, unique);
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    const bus::Message& m = *msgs[i];
+    log::RequestScope scope(m.request_id);  // its logs and the messages it causes carry it on
+    auto it = batch.slots.find(ids[i]);
+    if (m.subject == c::OrderCreated::kSubject) {
+      if (it != batch.slots.end()) continue;  // a saga per order, once
+      auto e = boost::json::value_to<c::OrderCreated>(values[i]);
+      std::vector<domain::Item> items;
+      for (auto& l : e.items) items.push_back({l.productId, l.quantity, l.priceMinor});
+      Effects fx;
+      Saga s = Saga::start(e.orderId, e.customerEmail, e.amountMinor, e.currency, std::move(items), now,
+                           settings.step_timeout_ms, fx);
+      Slot& slot = batch.slots.emplace(ids[i], Slot{std::move(s), /*is_new=*/true}).first->second;
+      apply(tx, slot, fx, metrics, view_of(Saga{}), batch);
+      continue;
+    }
+    // Every other message names an order whose saga must exist.
+    if (it == batch.slots.end()) throw std::runtime_error("no saga for order " + ids[i] + " (" + m.subject + ")");
+    Slot& slot = it->second;
+    const View before = view_of(slot.saga);
+    Effects fx = dispatch(slot.saga, m, values[i], now);
+    apply(tx, slot, fx, metrics, before, batch);
+  }
+  batch.write(tx);
+  metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
 }
 
 std::string saga_json(const Saga& s, const std::vector<domain::HistoryEntry>* history) {
@@ -182,16 +237,18 @@ class Timer {
     long long now = now_ms();
     auto due = db_.read([&](soci::session& s) { return adapters::overdue(s, now, 256); });
     if (due.empty()) return;
+    std::sort(due.begin(), due.end());
     db_.write([&](storage::Tx& tx) {
-      for (const auto& id : due) {
-        auto s = adapters::load(tx.sql, id, /*lock=*/true);
-        if (!s) continue;
-        const View before = view_of(*s);
-        auto fx = s->on_tick(now);
+      Batch batch;
+      batch.load(tx, due);
+      for (auto& [id, slot] : batch.slots) {
+        const View before = view_of(slot.saga);
+        auto fx = slot.saga.on_tick(now);
         if (fx.changed) log::warn({"saga", {}, id}, "step deadline passed while " +
-                                                        std::string(domain::to_string(s->state)));
-        apply(tx, *s, fx, metrics_, before);
+                                                        std::string(domain::to_string(slot.saga.state)));
+        apply(tx, slot, fx, metrics_, before, batch);
       }
+      batch.write(tx);
     });
   }
 
@@ -219,9 +276,8 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
        std::string(c::FulfillmentCancelRejected::kSubject),
        std::string(c::ShipmentDispatched::kSubject), std::string(c::ShipmentDelivered::kSubject)},
       &ctx.db,
-      [&settings, &metrics](const bus::Message& m, storage::Tx& tx) {
-        on_message(m, tx, settings, metrics);
-        metrics.messages_handled.Increment();
+      [&settings, &metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        on_batch(msgs, tx, settings, metrics);
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "saga", sub);

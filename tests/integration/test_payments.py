@@ -121,6 +121,9 @@ class PaymentsTest(OmsTestCase):
             self.assertEqual(done["paymentStatus"], "REFUNDED")
             self.assertEqual(done["fulfillmentStatus"], "CANCELLED")
             self.assertStock(p, 10, 0, 10)
+            # the outcome reaches the notification service beside the order service, not
+            # through it: wait for it, then count
+            self.oms.wait_settled(self.token, oid)
             types = self.oms.notification_types(self.token, oid)
             self.assertEqual(types.count("PAYMENT_REFUNDED"), 1, types)
             self.assertEqual(types.count("ORDER_CANCELLED"), 1, types)

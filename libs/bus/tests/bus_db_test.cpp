@@ -89,13 +89,13 @@ class BusDbTest : public ::testing::Test {
 
   void start_bus() {
     bus_ = std::make_unique<InProcBus>();
-    bus_->subscribe(Subscription{"test", {kSubject}, b_.get(), [this](const Message& m, Tx& tx) {
+    bus_->subscribe(Subscription{"test", {kSubject}, b_.get(), each([this](const Message& m, Tx& tx) {
                                    {
                                      std::lock_guard lock(mu_);
                                      if (poison_.count(m.id)) throw std::runtime_error("poison message " + m.id);
                                    }
                                    tx.sql << "INSERT INTO seen (id) VALUES (:id)", soci::use(m.id, "id");
-                                 }});
+                                 })});
     bus_->start();
     relay_ = std::make_unique<Relay>(*a_, *bus_, "producer");
     relay_ptr_ = relay_.get();

@@ -51,11 +51,11 @@ class JetStreamTest : public ::testing::Test {
   }
 
   Subscription subscription() {
-    return Subscription{"b", {kSubject}, b_.get(), [this](const Message& m, storage::Tx& tx) {
+    return Subscription{"b", {kSubject}, b_.get(), each([this](const Message& m, storage::Tx& tx) {
                           if (m.payload == R"({"poison":true})") throw std::runtime_error("poison message");
                           tx.sql << "INSERT INTO seen (id, payload) VALUES (:id, :p)", soci::use(m.id, "id"),
                               soci::use(m.payload, "p");
-                        }};
+                        })};
   }
 
   testing::NatsServer nats_;

@@ -4,6 +4,7 @@
 
 #include "libs/contracts/messages.h"
 #include "libs/storage/row.h"
+#include "libs/storage/statement.h"
 
 namespace oms::inventory::adapters {
 
@@ -27,6 +28,55 @@ const std::vector<std::string>& migrations() {
 namespace {
 constexpr const char* kColumns =
     "product_id, name, price_minor, total, available, reserved, version, created_ms, updated_ms";
+
+Product from_stmt(const storage::Stmt& r) {
+  Product p;
+  p.product_id = r.str(0);
+  p.name = r.str(1);
+  if (!r.is_null(2)) p.price_minor = r.num(2);
+  p.total = r.num(3);
+  p.available = r.num(4);
+  p.reserved = r.num(5);
+  p.version = r.num(6);
+  p.created_ms = r.num(7);
+  p.updated_ms = r.num(8);
+  return p;
+}
+
+std::string select_products(bool pg) {
+  return std::string("SELECT ") + kColumns + " FROM products WHERE product_id IN " + storage::json_values(pg, "$1") +
+         " ORDER BY product_id" + (pg ? " FOR UPDATE" : "");
+}
+
+std::string save_many_sql(bool pg) {
+  // c6 is the version each row was loaded with: a row changed meanwhile is not updated.
+  return "UPDATE products SET total = x.c1, available = x.c2, reserved = x.c3, version = x.c4, updated_ms = x.c5"
+         " FROM " + storage::json_table(pg, "$1", "siiiiii", "x") +
+         " WHERE products.product_id = x.c0 AND products.version = x.c6";
+}
+
+std::string select_reservations(bool pg) {
+  return "SELECT order_id, state, items FROM reservations WHERE order_id IN " + storage::json_values(pg, "$1") +
+         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
+}
+
+// A new reservation row must not overwrite one a concurrent transaction just inserted (e.g. the
+// fence of a release that overtook its reserve): ON CONFLICT DO NOTHING, and the caller checks.
+std::string insert_reservations_sql(bool pg) {
+  return "INSERT INTO reservations (order_id, state, items, created_ms, updated_ms) SELECT c0, c1, c2, c3, c3 FROM " +
+         storage::json_table(pg, "$1", "sssi", "x") + " WHERE true ON CONFLICT (order_id) DO NOTHING";
+}
+
+std::string update_reservations_sql(bool pg) {
+  return "UPDATE reservations SET state = x.c1, updated_ms = x.c2 FROM " + storage::json_table(pg, "$1", "ssi", "x") +
+         " WHERE reservations.order_id = x.c0";
+}
+
+std::vector<domain::Line> decode_lines(const std::string& json) {
+  std::vector<domain::Line> out;
+  for (auto& l : contracts::decode<std::vector<contracts::Line>>(json)) out.push_back({l.productId, l.quantity, l.priceMinor});
+  return out;
+}
 
 Product from_row(const soci::row& r) {
   Product p;
@@ -61,6 +111,43 @@ std::map<std::string, Product> load_many(soci::session& sql, const std::vector<d
   for (const auto& id : ids)
     if (auto p = load(sql, id, /*lock=*/true)) out.emplace(id, std::move(*p));
   return out;
+}
+
+std::map<std::string, Product> load_products(soci::session& sql, const std::set<std::string>& ids) {
+  static const std::string lite = select_products(false), pg = select_products(true);
+  return storage::select_by_keys<Product>(sql, lite, pg, {ids.begin(), ids.end()}, 0, from_stmt);
+}
+
+void save_many(soci::session& sql, const std::vector<std::pair<const Product*, std::int64_t>>& changed) {
+  static const std::string lite = save_many_sql(false), pg = save_many_sql(true);
+  long long n = storage::run_rows(sql, lite, pg, changed, [](storage::JsonRows& r, const auto& c) {
+    const Product* p = c.first;
+    r.add(p->product_id).add(p->total).add(p->available).add(p->reserved).add(p->version).add(p->updated_ms);
+    r.add(static_cast<long long>(c.second));
+  });
+  if (n != static_cast<long long>(changed.size())) throw storage::Conflict("concurrent update of a product");
+}
+
+std::map<std::string, Reservation> find_reservations(soci::session& sql, const std::vector<std::string>& order_ids) {
+  static const std::string lite = select_reservations(false), pg = select_reservations(true);
+  return storage::select_by_keys<Reservation>(sql, lite, pg, order_ids, 0, [](const storage::Stmt& r) {
+    return Reservation{r.str(1), decode_lines(r.str(2))};
+  });
+}
+
+void put_reservations(soci::session& sql, const std::map<std::string, Reservation>& fresh,
+                      const std::map<std::string, std::string>& changed, std::int64_t now) {
+  static const std::string ins_lite = insert_reservations_sql(false), ins_pg = insert_reservations_sql(true);
+  long long inserted = storage::run_rows(sql, ins_lite, ins_pg, fresh, [now](storage::JsonRows& r, const auto& e) {
+    std::vector<contracts::Line> lines;
+    for (const auto& l : e.second.lines) lines.push_back({l.product_id, l.quantity, l.price_minor});
+    r.add(e.first).add(e.second.state).add(contracts::encode(lines)).add(static_cast<long long>(now));
+  });
+  if (inserted != static_cast<long long>(fresh.size())) throw storage::Conflict("a reservation was written concurrently");
+  static const std::string up_lite = update_reservations_sql(false), up_pg = update_reservations_sql(true);
+  storage::run_rows(sql, up_lite, up_pg, changed, [now](storage::JsonRows& r, const auto& e) {
+    r.add(e.first).add(e.second).add(static_cast<long long>(now));
+  });
 }
 
 void insert(soci::session& sql, const Product& p) {

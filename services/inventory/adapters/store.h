@@ -3,6 +3,7 @@
 // whether they are RESERVED, RELEASED, COMMITTED or REJECTED). Only this service touches them.
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,15 @@ struct Reservation {
 };
 std::optional<Reservation> find_reservation(soci::session& sql, const std::string& order_id);
 void put_reservation(soci::session& sql, const std::string& order_id, const Reservation& r, std::int64_t now);
+
+// Batch versions, one statement each: the products of these ids (locked in id order on
+// PostgreSQL); changed products with the version each was loaded with (Conflict if any row
+// changed meanwhile); reservations by order id (locked on PostgreSQL); new reservations (Conflict
+// if another transaction inserted one of them first) and new states of existing ones.
+std::map<std::string, domain::Product> load_products(soci::session& sql, const std::set<std::string>& ids);
+void save_many(soci::session& sql, const std::vector<std::pair<const domain::Product*, std::int64_t>>& changed);
+std::map<std::string, Reservation> find_reservations(soci::session& sql, const std::vector<std::string>& order_ids);
+void put_reservations(soci::session& sql, const std::map<std::string, Reservation>& fresh,
+                      const std::map<std::string, std::string>& changed_states, std::int64_t now);
 
 }  // namespace oms::inventory::adapters

@@ -3,15 +3,11 @@
 #include <algorithm>
 
 #include "libs/contracts/messages.h"
-#include "libs/storage/row.h"
+#include "libs/storage/statement.h"
 
 namespace oms::order::adapters {
 
 using domain::Order;
-using storage::get_int;
-using storage::get_opt_int;
-using storage::get_opt_str;
-using storage::get_str;
 
 const std::vector<std::string>& migrations() {
   static const std::vector<std::string> m = {
@@ -45,120 +41,120 @@ std::string lower(std::string s) {
   return s;
 }
 
-Order from_row(const soci::row& r) {
+Order from_stmt(const storage::Stmt& r) {
   Order o;
-  o.order_id = get_str(r, 0);
-  o.user_id = get_str(r, 1);
-  o.customer_email = get_str(r, 2);
-  for (auto& l : contracts::decode<std::vector<contracts::Line>>(get_str(r, 3)))
+  o.order_id = r.str(0);
+  o.user_id = r.str(1);
+  o.customer_email = r.str(2);
+  for (auto& l : contracts::decode<std::vector<contracts::Line>>(r.str(3)))
     o.items.push_back({l.productId, l.quantity, Money{l.priceMinor}});
-  o.total = Money{get_int(r, 4)};
-  o.currency = get_str(r, 5);
-  o.status = get_str(r, 6);
-  o.payment_status = get_str(r, 7);
-  o.inventory_status = get_str(r, 8);
-  o.fulfillment_status = get_opt_str(r, 9);
-  o.failure_reason = get_opt_str(r, 10);
-  o.cancel_requested = get_int(r, 11) != 0;
-  o.saga_version = get_int(r, 12);
-  o.created_ms = get_int(r, 13);
-  o.updated_ms = get_int(r, 14);
-  o.completed_ms = get_opt_int(r, 15);
-  o.cancelled_ms = get_opt_int(r, 16);
-  o.cancel_seq = get_int(r, 17);
+  o.total = Money{r.num(4)};
+  o.currency = r.str(5);
+  o.status = r.str(6);
+  o.payment_status = r.str(7);
+  o.inventory_status = r.str(8);
+  o.fulfillment_status = r.opt_str(9);
+  o.failure_reason = r.opt_str(10);
+  o.cancel_requested = r.num(11) != 0;
+  o.saga_version = r.num(12);
+  o.created_ms = r.num(13);
+  o.updated_ms = r.num(14);
+  if (!r.is_null(15)) o.completed_ms = r.num(15);
+  if (!r.is_null(16)) o.cancelled_ms = r.num(16);
+  o.cancel_seq = r.num(17);
   return o;
 }
 
-struct NullableInt {
-  long long value;
-  soci::indicator ind;
-  explicit NullableInt(std::optional<std::int64_t> v) : value(v.value_or(0)), ind(v ? soci::i_ok : soci::i_null) {}
-};
+std::string select_by_ids(bool pg) {
+  return std::string("SELECT ") + kColumns + " FROM orders WHERE order_id IN " + storage::json_values(pg, "$1") +
+         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
+}
+
+std::string update_many_sql(bool pg) {
+  return "UPDATE orders SET status = x.c1, payment_status = x.c2, inventory_status = x.c3,"
+         " fulfillment_status = x.c4, failure_reason = x.c5, cancel_requested = x.c6, cancel_seq = x.c7,"
+         " saga_version = x.c8, updated_ms = x.c9, completed_ms = x.c10, cancelled_ms = x.c11 FROM " +
+         storage::json_table(pg, "$1", "ssssssiiiiii", "x") + " WHERE orders.order_id = x.c0";
+}
 
 }  // namespace
 
 std::optional<Order> load(soci::session& sql, const std::string& order_id, bool lock) {
-  soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM orders WHERE order_id = :id" + std::string(storage::for_update(sql, lock)),
-      soci::use(order_id, "id"), soci::into(r);
-  if (!sql.got_data()) return std::nullopt;
-  return from_row(r);
+  static const std::string lite = std::string("SELECT ") + kColumns + " FROM orders WHERE order_id = $1";
+  static const std::string pg_lock = lite + " FOR UPDATE";
+  storage::StmtRef st(sql, lock && storage::is_postgres(sql) ? pg_lock : lite);
+  st->text(0, order_id).run();
+  if (!st->next()) return std::nullopt;
+  return from_stmt(*st);
+}
+
+std::map<std::string, Order> load_many(soci::session& sql, const std::vector<std::string>& order_ids) {
+  static const std::string lite = select_by_ids(false), pg = select_by_ids(true);
+  return storage::select_by_keys<Order>(sql, lite, pg, order_ids, 0, from_stmt);
 }
 
 void insert(soci::session& sql, const Order& o) {
   std::vector<contracts::Line> lines;
   for (const auto& l : o.items) lines.push_back({l.product_id, l.quantity, l.price.minor});
-  std::string items = contracts::encode(lines), email_lower = lower(o.customer_email);
-  long long total = o.total.minor, cancel = o.cancel_requested, cseq = o.cancel_seq, version = o.saga_version,
-            created = o.created_ms, updated = o.updated_ms;
-  sql << "INSERT INTO orders (order_id, user_id, customer_email, email_lower, items, total_minor,"
-         " currency, status, payment_status, inventory_status, cancel_requested, cancel_seq, saga_version,"
-         " created_ms, updated_ms) VALUES (:id, :user, :email, :lower, :items, :total, :currency,"
-         " :status, :pay, :inv, :cancel, :cseq, :version, :created, :updated)",
-      soci::use(o.order_id, "id"), soci::use(o.user_id, "user"), soci::use(o.customer_email, "email"),
-      soci::use(email_lower, "lower"), soci::use(items, "items"), soci::use(total, "total"),
-      soci::use(o.currency, "currency"), soci::use(o.status, "status"),
-      soci::use(o.payment_status, "pay"), soci::use(o.inventory_status, "inv"),
-      soci::use(cancel, "cancel"), soci::use(cseq, "cseq"), soci::use(version, "version"),
-      soci::use(created, "created"),
-      soci::use(updated, "updated");
+  storage::StmtRef st(sql,
+                      "INSERT INTO orders (order_id, user_id, customer_email, email_lower, items, total_minor,"
+                      " currency, status, payment_status, inventory_status, cancel_requested, cancel_seq, saga_version,"
+                      " created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+  st->text(0, o.order_id).text(1, o.user_id).text(2, o.customer_email).text(3, lower(o.customer_email));
+  st->text(4, contracts::encode(lines)).integer(5, o.total.minor).text(6, o.currency).text(7, o.status);
+  st->text(8, o.payment_status).text(9, o.inventory_status).integer(10, o.cancel_requested ? 1 : 0);
+  st->integer(11, o.cancel_seq).integer(12, o.saga_version).integer(13, o.created_ms).integer(14, o.updated_ms);
+  st->run();
 }
 
-void update(soci::session& sql, const Order& o) {
-  storage::NullableText ful(o.fulfillment_status), reason(o.failure_reason);
-  NullableInt completed(o.completed_ms), cancelled(o.cancelled_ms);
-  long long cancel = o.cancel_requested, cseq = o.cancel_seq, version = o.saga_version, updated = o.updated_ms;
-  sql << "UPDATE orders SET status = :status, payment_status = :pay, inventory_status = :inv,"
-         " fulfillment_status = :ful, failure_reason = :reason, cancel_requested = :cancel, cancel_seq = :cseq,"
-         " saga_version = :version, updated_ms = :updated, completed_ms = :completed,"
-         " cancelled_ms = :cancelled WHERE order_id = :id",
-      soci::use(o.status, "status"), soci::use(o.payment_status, "pay"),
-      soci::use(o.inventory_status, "inv"), soci::use(ful.value, ful.ind, "ful"),
-      soci::use(reason.value, reason.ind, "reason"), soci::use(cancel, "cancel"), soci::use(cseq, "cseq"),
-      soci::use(version, "version"), soci::use(updated, "updated"),
-      soci::use(completed.value, completed.ind, "completed"),
-      soci::use(cancelled.value, cancelled.ind, "cancelled"), soci::use(o.order_id, "id");
+void update_many(soci::session& sql, const std::vector<const Order*>& orders) {
+  static const std::string lite = update_many_sql(false), pg = update_many_sql(true);
+  auto opt = [](const std::optional<std::int64_t>& v) { return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt; };
+  storage::run_rows(sql, lite, pg, orders, [&](storage::JsonRows& r, const Order* o) {
+    r.add(o->order_id).add(o->status).add(o->payment_status).add(o->inventory_status);
+    r.add(o->fulfillment_status).add(o->failure_reason).add(o->cancel_requested ? 1LL : 0LL).add(o->cancel_seq);
+    r.add(o->saga_version).add(o->updated_ms).add(opt(o->completed_ms)).add(opt(o->cancelled_ms));
+  });
 }
+
+void update(soci::session& sql, const Order& o) { update_many(sql, {&o}); }
 
 std::vector<Order> list(soci::session& sql, const ListQuery& q) {
-  std::string where;
-  std::string status = q.status.value_or(""), email = q.email_lower.value_or("");
-  if (q.status) where += " WHERE status = :status";
-  if (q.email_lower) where += std::string(where.empty() ? " WHERE" : " AND") + " email_lower = :email";
-  std::string text = std::string("SELECT ") + kColumns + " FROM orders" + where +
-                     " ORDER BY created_ms DESC, order_id DESC LIMIT :lim";
-  int limit = q.limit;
-  std::vector<Order> out;
-  auto collect = [&](soci::rowset<soci::row> rows) {
-    for (const auto& r : rows) out.push_back(from_row(r));
+  // One text per combination of filters, each planned once.
+  static const std::string base = std::string("SELECT ") + kColumns + " FROM orders";
+  static const std::string tail = " ORDER BY created_ms DESC, order_id DESC LIMIT $1";
+  static const std::string texts[4] = {
+      base + tail,
+      base + " WHERE status = $2" + tail,
+      base + " WHERE email_lower = $2" + tail,
+      base + " WHERE status = $2 AND email_lower = $3" + tail,
   };
-  if (q.status && q.email_lower)
-    collect((sql.prepare << text, soci::use(status, "status"), soci::use(email, "email"),
-             soci::use(limit, "lim")));
-  else if (q.status)
-    collect((sql.prepare << text, soci::use(status, "status"), soci::use(limit, "lim")));
-  else if (q.email_lower)
-    collect((sql.prepare << text, soci::use(email, "email"), soci::use(limit, "lim")));
-  else
-    collect((sql.prepare << text, soci::use(limit, "lim")));
+  int which = (q.status ? 1 : 0) + (q.email_lower ? 2 : 0);
+  storage::StmtRef st(sql, texts[which]);
+  st->integer(0, q.limit);
+  int next = 1;
+  if (q.status) st->text(next++, *q.status);
+  if (q.email_lower) st->text(next++, *q.email_lower);
+  st->run();
+  std::vector<Order> out;
+  while (st->next()) out.push_back(from_stmt(*st));
   return out;
 }
 
 std::optional<StoredResponse> find_key(soci::session& sql, const std::string& user, const std::string& key) {
-  soci::row r;
-  sql << "SELECT request, status, response, order_id FROM idempotency WHERE user_id = :u AND idem_key = :k",
-      soci::use(user, "u"), soci::use(key, "k"), soci::into(r);
-  if (!sql.got_data()) return std::nullopt;
-  return StoredResponse{get_str(r, 0), static_cast<int>(get_int(r, 1)), get_str(r, 2), get_str(r, 3)};
+  storage::StmtRef st(sql, "SELECT request, status, response, order_id FROM idempotency WHERE user_id = $1 AND idem_key = $2");
+  st->text(0, user).text(1, key).run();
+  if (!st->next()) return std::nullopt;
+  return StoredResponse{st->str(0), static_cast<int>(st->num(1)), st->str(2), st->str(3)};
 }
 
 void insert_key(soci::session& sql, const std::string& user, const std::string& key,
                 const StoredResponse& r, std::int64_t now) {
-  long long status = r.status, t = now;
-  sql << "INSERT INTO idempotency (user_id, idem_key, request, status, response, order_id, created_ms)"
-         " VALUES (:u, :k, :req, :st, :resp, :oid, :t)",
-      soci::use(user, "u"), soci::use(key, "k"), soci::use(r.request, "req"), soci::use(status, "st"),
-      soci::use(r.body, "resp"), soci::use(r.order_id, "oid"), soci::use(t, "t");
+  storage::StmtRef st(sql,
+                      "INSERT INTO idempotency (user_id, idem_key, request, status, response, order_id, created_ms)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, $7)");
+  st->text(0, user).text(1, key).text(2, r.request).integer(3, r.status).text(4, r.body).text(5, r.order_id);
+  st->integer(6, now).run();
 }
 
 long long purge_keys(soci::session& sql, std::int64_t cutoff_ms) {

@@ -1,5 +1,6 @@
 #pragma once
 // The order service's tables: `orders` and `idempotency`. Only this service touches them.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,8 +14,11 @@ const std::vector<std::string>& migrations();
 
 std::optional<domain::Order> load(soci::session& sql, const std::string& order_id,
                                   bool lock = false);  // lock: SELECT … FOR UPDATE (write paths)
+// Every order of `order_ids` that exists, by id; on PostgreSQL locked, in id order.
+std::map<std::string, domain::Order> load_many(soci::session& sql, const std::vector<std::string>& order_ids);
 void insert(soci::session& sql, const domain::Order& o);
 void update(soci::session& sql, const domain::Order& o);
+void update_many(soci::session& sql, const std::vector<const domain::Order*>& orders);  // one statement
 
 struct ListQuery {
   std::optional<std::string> status;

@@ -1,14 +1,11 @@
 #include "services/saga/adapters/store.h"
 
 #include "libs/contracts/messages.h"
-#include "libs/storage/row.h"
+#include "libs/storage/statement.h"
 
 namespace oms::saga::adapters {
 
 using domain::Saga;
-using storage::get_int;
-using storage::get_opt_str;
-using storage::get_str;
 
 const std::vector<std::string>& migrations() {
   static const std::vector<std::string> m = {
@@ -35,153 +32,137 @@ constexpr const char* kColumns =
     " payment_status, fulfillment_status, cancel_requested, completed_once, reason, uncertain,"
     " deadline_ms, step_timeout_ms, version, created_ms, updated_ms, cancel_seq";
 
-Saga from_row(const soci::row& r) {
+// The columns of kColumns in order, for multi-row statements: 's' text, 'i' integer.
+constexpr std::string_view kTypes = "ssisssssssiisiiiiiii";
+
+Saga from_stmt(const storage::Stmt& r) {
   Saga s;
-  s.order_id = get_str(r, 0);
-  s.customer_email = get_str(r, 1);
-  s.amount_minor = get_int(r, 2);
-  s.currency = get_str(r, 3);
-  for (auto& l : contracts::decode<std::vector<contracts::Line>>(get_str(r, 4)))
+  s.order_id = r.str(0);
+  s.customer_email = r.str(1);
+  s.amount_minor = r.num(2);
+  s.currency = r.str(3);
+  for (auto& l : contracts::decode<std::vector<contracts::Line>>(r.str(4)))
     s.items.push_back({l.productId, l.quantity, l.priceMinor});
-  s.state = domain::parse_state(get_str(r, 5)).value_or(domain::State::kStarted);
-  s.awaiting = domain::parse_awaiting(get_str(r, 6)).value_or(domain::Awaiting::kNone);
-  s.inventory_status = get_str(r, 7);
-  s.payment_status = get_str(r, 8);
-  s.fulfillment_status = get_opt_str(r, 9);
-  s.cancel_requested = get_int(r, 10) != 0;
-  s.completed_once = get_int(r, 11) != 0;
-  s.reason = get_opt_str(r, 12);
-  long long u = get_int(r, 13);
+  s.state = domain::parse_state(r.str(5)).value_or(domain::State::kStarted);
+  s.awaiting = domain::parse_awaiting(r.str(6)).value_or(domain::Awaiting::kNone);
+  s.inventory_status = r.str(7);
+  s.payment_status = r.str(8);
+  s.fulfillment_status = r.opt_str(9);
+  s.cancel_requested = r.num(10) != 0;
+  s.completed_once = r.num(11) != 0;
+  s.reason = r.opt_str(12);
+  long long u = r.num(13);
   s.inventory_uncertain = u & 1;
   s.payment_uncertain = u & 2;
   s.fulfillment_uncertain = u & 4;
-  s.deadline_ms = get_int(r, 14);
-  s.step_timeout_ms = get_int(r, 15);
-  s.version = get_int(r, 16);
-  s.created_ms = get_int(r, 17);
-  s.updated_ms = get_int(r, 18);
-  s.cancel_seq = get_int(r, 19);
+  s.deadline_ms = r.num(14);
+  s.step_timeout_ms = r.num(15);
+  s.version = r.num(16);
+  s.created_ms = r.num(17);
+  s.updated_ms = r.num(18);
+  s.cancel_seq = r.num(19);
   return s;
 }
 
-// Everything bound by name, kept alive for the statement's duration.
-struct Bound {
-  std::string items, state, awaiting;
-  storage::NullableText fulfillment, reason;
-  long long cancel, completed, cancel_seq, uncertain, deadline, timeout, version, created, updated, amount;
-  explicit Bound(const Saga& s)
-      : state(domain::to_string(s.state)),
-        awaiting(domain::to_string(s.awaiting)),
-        fulfillment(s.fulfillment_status),
-        reason(s.reason),
-        cancel(s.cancel_requested),
-        completed(s.completed_once),
-        cancel_seq(s.cancel_seq),
-        uncertain((s.inventory_uncertain ? 1 : 0) | (s.payment_uncertain ? 2 : 0) |
-                  (s.fulfillment_uncertain ? 4 : 0)),
-        deadline(s.deadline_ms),
-        timeout(s.step_timeout_ms),
-        version(s.version),
-        created(s.created_ms),
-        updated(s.updated_ms),
-        amount(s.amount_minor) {
-    std::vector<contracts::Line> lines;
-    for (const auto& i : s.items) lines.push_back({i.product_id, i.quantity, i.price_minor});
-    items = contracts::encode(lines);
-  }
-};
+// One saga as a row of a multi-row statement, in kColumns order.
+void add_row(storage::JsonRows& rows, const Saga& s) {  // rows.row() was called
+  std::vector<contracts::Line> lines;
+  for (const auto& i : s.items) lines.push_back({i.product_id, i.quantity, i.price_minor});
+  long long uncertain = (s.inventory_uncertain ? 1 : 0) | (s.payment_uncertain ? 2 : 0) | (s.fulfillment_uncertain ? 4 : 0);
+  rows.add(s.order_id).add(s.customer_email).add(s.amount_minor).add(s.currency).add(contracts::encode(lines));
+  rows.add(domain::to_string(s.state)).add(domain::to_string(s.awaiting)).add(s.inventory_status).add(s.payment_status);
+  rows.add(s.fulfillment_status).add(s.cancel_requested ? 1LL : 0LL).add(s.completed_once ? 1LL : 0LL).add(s.reason);
+  rows.add(uncertain).add(s.deadline_ms).add(s.step_timeout_ms).add(s.version).add(s.created_ms).add(s.updated_ms);
+  rows.add(s.cancel_seq);
+}
+
+std::string select_by_ids(bool pg) {
+  return std::string("SELECT ") + kColumns + " FROM sagas WHERE order_id IN " + storage::json_values(pg, "$1") +
+         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
+}
+
+std::string insert_many_sql(bool pg) {
+  std::string cols;
+  for (std::size_t i = 0; i < kTypes.size(); ++i) cols += (i ? ", c" : "c") + std::to_string(i);
+  return std::string("INSERT INTO sagas (") + kColumns + ") SELECT " + cols + " FROM " +
+         storage::json_table(pg, "$1", kTypes, "x") + " ORDER BY n";
+}
+
+std::string update_many_sql(bool pg) {
+  // Every column that a transition may change; the key and the creation fields never change.
+  return "UPDATE sagas SET state = x.c5, awaiting = x.c6, inventory_status = x.c7, payment_status = x.c8,"
+         " fulfillment_status = x.c9, cancel_requested = x.c10, completed_once = x.c11, reason = x.c12,"
+         " uncertain = x.c13, deadline_ms = x.c14, version = x.c16, updated_ms = x.c18, cancel_seq = x.c19"
+         " FROM " + storage::json_table(pg, "$1", kTypes, "x") + " WHERE sagas.order_id = x.c0";
+}
+
+std::string history_many_sql(bool pg) {
+  return "INSERT INTO saga_history (order_id, seq, state, at_ms, detail) SELECT c0, c1, c2, c3, c4 FROM " +
+         storage::json_table(pg, "$1", "sisis", "x");
+}
 
 }  // namespace
 
 std::optional<Saga> load(soci::session& sql, const std::string& order_id, bool lock) {
-  soci::row r;
-  sql << std::string("SELECT ") + kColumns + " FROM sagas WHERE order_id = :id" + std::string(storage::for_update(sql, lock)),
-      soci::use(order_id, "id"), soci::into(r);
-  if (!sql.got_data()) return std::nullopt;
-  return from_row(r);
+  static const std::string lite = std::string("SELECT ") + kColumns + " FROM sagas WHERE order_id = $1";
+  static const std::string pg_lock = lite + " FOR UPDATE";
+  storage::StmtRef st(sql, lock && storage::is_postgres(sql) ? pg_lock : lite);
+  st->text(0, order_id).run();
+  if (!st->next()) return std::nullopt;
+  return from_stmt(*st);
 }
 
-void insert(soci::session& sql, const Saga& s) {
-  Bound b(s);
-  sql << std::string("INSERT INTO sagas (") + kColumns +
-             ") VALUES (:id, :email, :amount, :currency, :items, :state, :awaiting, :inv, :pay,"
-             " :ful, :cancel, :completed, :reason, :uncertain, :deadline, :timeout, :version,"
-             " :created, :updated, :cseq)",
-      soci::use(s.order_id, "id"), soci::use(s.customer_email, "email"), soci::use(b.amount, "amount"),
-      soci::use(s.currency, "currency"), soci::use(b.items, "items"), soci::use(b.state, "state"),
-      soci::use(b.awaiting, "awaiting"), soci::use(s.inventory_status, "inv"),
-      soci::use(s.payment_status, "pay"), soci::use(b.fulfillment.value, b.fulfillment.ind, "ful"),
-      soci::use(b.cancel, "cancel"), soci::use(b.completed, "completed"),
-      soci::use(b.reason.value, b.reason.ind, "reason"), soci::use(b.uncertain, "uncertain"),
-      soci::use(b.deadline, "deadline"), soci::use(b.timeout, "timeout"),
-      soci::use(b.version, "version"), soci::use(b.created, "created"), soci::use(b.updated, "updated"),
-      soci::use(b.cancel_seq, "cseq");
+std::map<std::string, Saga> load_many(soci::session& sql, const std::vector<std::string>& order_ids) {
+  static const std::string lite = select_by_ids(false), pg = select_by_ids(true);
+  return storage::select_by_keys<Saga>(sql, lite, pg, order_ids, 0, from_stmt);
 }
 
-void update(soci::session& sql, const Saga& s) {
-  Bound b(s);
-  sql << "UPDATE sagas SET state = :state, awaiting = :awaiting, inventory_status = :inv,"
-         " payment_status = :pay, fulfillment_status = :ful, cancel_requested = :cancel,"
-         " completed_once = :completed, reason = :reason, uncertain = :uncertain,"
-         " deadline_ms = :deadline, version = :version, updated_ms = :updated, cancel_seq = :cseq"
-         " WHERE order_id = :id",
-      soci::use(b.state, "state"), soci::use(b.awaiting, "awaiting"),
-      soci::use(s.inventory_status, "inv"), soci::use(s.payment_status, "pay"),
-      soci::use(b.fulfillment.value, b.fulfillment.ind, "ful"), soci::use(b.cancel, "cancel"),
-      soci::use(b.completed, "completed"), soci::use(b.reason.value, b.reason.ind, "reason"),
-      soci::use(b.uncertain, "uncertain"), soci::use(b.deadline, "deadline"),
-      soci::use(b.version, "version"), soci::use(b.updated, "updated"), soci::use(b.cancel_seq, "cseq"),
-      soci::use(s.order_id, "id");
+void insert_many(soci::session& sql, const std::vector<const Saga*>& sagas) {
+  static const std::string lite = insert_many_sql(false), pg = insert_many_sql(true);
+  storage::run_rows(sql, lite, pg, sagas, [](storage::JsonRows& r, const Saga* s) { add_row(r, *s); });
 }
 
-void append_history(soci::session& sql, const std::string& order_id, std::int64_t version,
-                    const std::vector<domain::HistoryEntry>& entries) {
-  // The saga's version grows with every change that records history, and one input records a
-  // handful of entries at most: version × 16 + i is unique and in order, with no extra query.
-  long long seq = version * 16;
-  for (const auto& e : entries) {
-    std::string state(domain::to_string(e.state));
-    storage::NullableText detail(e.detail);
-    long long at = e.at_ms;
-    sql << "INSERT INTO saga_history (order_id, seq, state, at_ms, detail)"
-           " VALUES (:id, :seq, :state, :at, :detail)",
-        soci::use(order_id, "id"), soci::use(seq, "seq"), soci::use(state, "state"),
-        soci::use(at, "at"), soci::use(detail.value, detail.ind, "detail");
-    ++seq;
-  }
+void update_many(soci::session& sql, const std::vector<const Saga*>& sagas) {
+  static const std::string lite = update_many_sql(false), pg = update_many_sql(true);
+  storage::run_rows(sql, lite, pg, sagas, [](storage::JsonRows& r, const Saga* s) { add_row(r, *s); });
+}
+
+void append_history(soci::session& sql, const std::vector<HistoryRow>& entries) {
+  static const std::string lite = history_many_sql(false), pg = history_many_sql(true);
+  storage::run_rows(sql, lite, pg, entries, [](storage::JsonRows& r, const HistoryRow& h) {
+    r.add(h.order_id).add(h.seq).add(domain::to_string(h.entry.state)).add(h.entry.at_ms).add(h.entry.detail);
+  });
 }
 
 std::vector<domain::HistoryEntry> history(soci::session& sql, const std::string& order_id) {
   std::vector<domain::HistoryEntry> out;
-  soci::rowset<soci::row> rows =
-      (sql.prepare << "SELECT state, at_ms, detail FROM saga_history WHERE order_id = :id ORDER BY seq",
-       soci::use(order_id, "id"));
-  for (const auto& r : rows)
-    out.push_back({domain::parse_state(get_str(r, 0)).value_or(domain::State::kStarted), get_int(r, 1),
-                   get_opt_str(r, 2)});
+  storage::StmtRef st(sql, "SELECT state, at_ms, detail FROM saga_history WHERE order_id = $1 ORDER BY seq");
+  st->text(0, order_id).run();
+  while (st->next())
+    out.push_back({domain::parse_state(st->str(0)).value_or(domain::State::kStarted), st->num(1), st->opt_str(2)});
   return out;
 }
 
 std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, int limit) {
+  static const std::string all = std::string("SELECT ") + kColumns +
+                                 " FROM sagas ORDER BY created_ms DESC, order_id DESC LIMIT $1";
+  static const std::string by_state = std::string("SELECT ") + kColumns +
+                                      " FROM sagas WHERE state = $2 ORDER BY created_ms DESC, order_id DESC LIMIT $1";
   std::vector<Saga> out;
-  std::string q = std::string("SELECT ") + kColumns + " FROM sagas";
-  std::string st = state.value_or("");
-  if (state) q += " WHERE state = :state";
-  q += " ORDER BY created_ms DESC, order_id DESC LIMIT :lim";
-  soci::rowset<soci::row> rows = state ? (sql.prepare << q, soci::use(st, "state"), soci::use(limit, "lim"))
-                                       : (sql.prepare << q, soci::use(limit, "lim"));
-  for (const auto& r : rows) out.push_back(from_row(r));
+  storage::StmtRef st(sql, state ? by_state : all);
+  st->integer(0, limit);
+  if (state) st->text(1, *state);
+  st->run();
+  while (st->next()) out.push_back(from_stmt(*st));
   return out;
 }
 
 std::vector<std::string> overdue(soci::session& sql, std::int64_t now, int limit) {
   std::vector<std::string> out;
-  long long n = now;
-  soci::rowset<soci::row> rows =
-      (sql.prepare << "SELECT order_id FROM sagas WHERE deadline_ms > 0 AND deadline_ms <= :now"
-                      " ORDER BY deadline_ms LIMIT :lim",
-       soci::use(n, "now"), soci::use(limit, "lim"));
-  for (const auto& r : rows) out.push_back(get_str(r, 0));
+  storage::StmtRef st(sql, "SELECT order_id FROM sagas WHERE deadline_ms > 0 AND deadline_ms <= $1"
+                           " ORDER BY deadline_ms LIMIT $2");
+  st->integer(0, now).integer(1, limit).run();
+  while (st->next()) out.push_back(st->str(0));
   return out;
 }
 

@@ -1,0 +1,30 @@
+#pragma once
+// The notification service's tables: `recipients` (the email each order's notifications go to)
+// and `notifications` (at most one of each type per order). Only this service touches them.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libs/storage/database.h"
+
+namespace oms::notification::adapters {
+
+const std::vector<std::string>& migrations();
+
+struct Notification {
+  std::string id, order_id, recipient, subject, type, body;
+  std::int64_t sent_ms = 0;
+};
+
+// The recipients of these orders, by order id.
+std::map<std::string, std::string> recipients(soci::session& sql, const std::vector<std::string>& order_ids);
+// Remembers each order's recipient (the first one given wins).
+void add_recipients(soci::session& sql, const std::map<std::string, std::string>& by_order);
+// Records the notifications that are new, one statement; returns the (order id, type) of those.
+std::vector<std::pair<std::string, std::string>> record(soci::session& sql, const std::vector<Notification>& rows);
+// Newest first, optionally of one order and/or one recipient (lower-case).
+std::vector<Notification> list(soci::session& sql, const std::string& order_id, const std::string& recipient_lower,
+                               int limit);
+
+}  // namespace oms::notification::adapters
