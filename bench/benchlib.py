@@ -18,6 +18,8 @@ import sys
 import time
 import urllib.parse
 
+import cost
+
 METRICS = {
     "orders_created": "oms_orders_created_total",
     "sagas_completed": "oms_sagas_completed_total",
@@ -241,6 +243,28 @@ def derive(rec):
     f["paced_late_pool"] = g(po, "late_no_free_connection")
     f["paced_late_wakeup"] = g(po, "late_client_wakeup")
     f["paced_non2xx"] = None if po is None else po["non_2xx"] + po["errors"]
+    if f.get("sagas_per_s_incl_drain") is not None and f["nginx_rps"]:
+        f["sagas_vs_nginx_pct"] = 100.0 * f["sagas_per_s_incl_drain"] / f["nginx_rps"]
+    idle = rec.get("idle")
+    for k, path in (("idle_post_p50", ("post_ms", "p50")), ("idle_post_p99", ("post_ms", "p99")),
+                    ("idle_complete_p50", ("complete_ms", "p50")), ("idle_complete_p99", ("complete_ms", "p99")),
+                    ("idle_saga_p50", ("saga_ms", "p50"))):
+        f[k] = g(idle, *path)
+    ku = rec.get("keepup")
+    f["keepup_offered"] = g(ku, "offered_rate")
+    f["keepup_achieved"] = g(ku, "achieved_rate")
+    f["keepup_p99"] = g(ku, "latency_ms", "p99")
+    ke = g(rec, "keepup_end", "metrics")
+    if ke and terminal(ke) is not None and ke.get("orders_created") is not None:
+        f["keepup_backlog"] = ke["orders_created"] - terminal(ke)
+        if f["keepup_offered"]:
+            f["keepup_backlog_s"] = f["keepup_backlog"] / f["keepup_offered"]
+    for phase in ("paced", "idle"):
+        a, b = rec.get("cost_%s0" % phase), rec.get("cost_%s1" % phase)
+        if a and b:
+            c = cost.per_saga(a, b) or {}
+            for k, v in c.items():
+                f["cost_%s_%s" % (phase, k)] = v
     fin = g(rec, "oms_final", "drained", "metrics") or g(rec, "oms_final", "metrics")
     if fin:
         for k in ("orders_created", "sagas_completed", "sagas_failed", "sagas_cancelled", "dead_letters"):
@@ -275,6 +299,43 @@ ROWS = [
     ("paced_late_pool", "paced: … of which no connection was free (server slow)", "%d"),
     ("paced_late_wakeup", "paced: … of which the generator woke up late (client CPU)", "%d"),
     ("paced_non2xx", "paced: non-2xx + errors", "%d"),
+    ("sagas_vs_nginx_pct", "sagas completed/s (load + drain) as % of the nginx ceiling", "%.2f %%"),
+    ("idle_post_p50", "idle (1 order at a time, 10 ms apart): POST p50", "%.2f ms"),
+    ("idle_post_p99", "idle: POST p99", "%.2f ms"),
+    ("idle_complete_p50", "idle: create → COMPLETED seen by the client, p50", "%.2f ms"),
+    ("idle_complete_p99", "idle: create → COMPLETED seen by the client, p99", "%.2f ms"),
+    ("idle_saga_p50", "idle: completedAt − createdAt (stamped by OMS), p50", "%.1f ms"),
+    ("keepup_offered", "keep-up: offered rate", "%.0f /s"),
+    ("keepup_achieved", "keep-up: achieved rate", "%.0f /s"),
+    ("keepup_p99", "keep-up: POST p99 (from scheduled send)", "%.2f ms"),
+    ("keepup_backlog", "keep-up: saga backlog when the paced run ended", "%d"),
+    ("keepup_backlog_s", "keep-up: that backlog in seconds of the offered rate (keeps up when < 1)", "%.2f s"),
+    ("cost_paced_statements", "cost per saga under paced load: SQL statements (BEGIN/COMMIT included)", "%.1f"),
+    ("cost_paced_durable_commits", "cost per saga under paced load: durable commits (≈ fsyncs / WAL flushes)", "%.2f"),
+    ("cost_paced_lazy_commits", "cost per saga under paced load: lazy commits (no fsync of their own)", "%.2f"),
+    ("cost_paced_messages", "cost per saga under paced load: messages handled", "%.1f"),
+    ("cost_paced_cpu_us_oms", "cost per saga under paced load: CPU µs, oms processes", "%.0f"),
+    ("cost_paced_cpu_us_postgres", "cost per saga under paced load: CPU µs, PostgreSQL", "%.0f"),
+    ("cost_paced_cpu_us_nats", "cost per saga under paced load: CPU µs, nats-server", "%.0f"),
+    ("cost_paced_cpu_us_generator", "cost per saga under paced load: CPU µs, load generator", "%.0f"),
+    ("cost_paced_ctx_oms", "cost per saga under paced load: context switches, oms", "%.1f"),
+    ("cost_paced_ctx_postgres", "cost per saga under paced load: context switches, PostgreSQL", "%.1f"),
+    ("cost_paced_ctx_nats", "cost per saga under paced load: context switches, nats-server", "%.1f"),
+    ("cost_paced_write_bytes_oms", "cost per saga under paced load: bytes written to disk, oms (SQLite WAL + checkpoints)", "%.0f"),
+    ("cost_paced_write_bytes_postgres", "cost per saga under paced load: bytes written to disk, PostgreSQL", "%.0f"),
+    ("cost_paced_write_bytes_nats", "cost per saga under paced load: bytes written to disk, nats-server", "%.0f"),
+    ("cost_paced_pg_commits", "cost per saga under paced load: PostgreSQL commits (pg_stat_database)", "%.1f"),
+    ("cost_paced_pg_wal_bytes", "cost per saga under paced load: PostgreSQL WAL bytes", "%.0f"),
+    ("cost_paced_pg_wal_syncs", "cost per saga under paced load: PostgreSQL WAL syncs (fsyncs)", "%.2f"),
+    ("cost_paced_nats_msgs_in", "cost per saga under paced load: NATS messages in", "%.1f"),
+    ("cost_idle_statements", "cost per saga, idle: SQL statements", "%.1f"),
+    ("cost_idle_durable_commits", "cost per saga, idle: durable commits (≈ fsyncs)", "%.2f"),
+    ("cost_idle_cpu_us_oms", "cost per saga, idle: CPU µs, oms processes", "%.0f"),
+    ("cost_idle_cpu_us_postgres", "cost per saga, idle: CPU µs, PostgreSQL", "%.0f"),
+    ("cost_idle_ctx_oms", "cost per saga, idle: context switches, oms", "%.1f"),
+    ("cost_idle_write_bytes_oms", "cost per saga, idle: bytes written to disk, oms", "%.0f"),
+    ("cost_idle_pg_wal_bytes", "cost per saga, idle: PostgreSQL WAL bytes", "%.0f"),
+    ("cost_idle_pg_wal_syncs", "cost per saga, idle: PostgreSQL WAL syncs", "%.2f"),
     ("nginx_rps", "HTTP ceiling: nginx `return 200` req/s (same wrk -t/-c, same script)", "%.0f"),
     ("nginx_p50", "nginx latency p50", "%.2f ms"),
     ("nginx_p99", "nginx latency p99", "%.2f ms"),
@@ -325,8 +386,7 @@ def cmd_summarize(a):
         vals = [x.get(key) for x in figs]
         present = [v for v in vals if v is not None]
         if not present:
-            w("| %s | n/a | | |" % label)
-            continue
+            continue  # a figure this mode or these options do not measure
         med = statistics.median(present)
         w("| %s | %s | %s – %s | %s |" % (
             label, fmt(med, f), fmt(min(present), f), fmt(max(present), f),

@@ -6,6 +6,7 @@
 #                [--threads T] [--connections C] [--warmup S] [--paced-threads N]
 #                [--drain-idle S] [--drain-max S] [--out FILE] [--keep]
 #                [--no-nginx] [--no-paced] [--oms-arg ARG]...
+#                [--idle-probe] [--keep-up R]
 #
 # --mode cluster measures distributed mode instead: scripts/cluster up (PostgreSQL, nats-server,
 # one `oms serve` process per service and replica, all on this machine); --durability does not
@@ -34,6 +35,8 @@ OUT=""
 KEEP=0
 DO_NGINX=1
 DO_PACED=1
+IDLE_PROBE=0
+KEEP_UP=""
 OMS_EXTRA=()
 PRODUCT=bench-1
 PRICE=1.00
@@ -59,6 +62,8 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1; shift ;;
     --no-nginx) DO_NGINX=0; shift ;;
     --no-paced) DO_PACED=0; shift ;;
+    --idle-probe) IDLE_PROBE=1; shift ;;
+    --keep-up) KEEP_UP=$2; shift 2 ;;
     --oms-arg) OMS_EXTRA+=("$2"); shift 2 ;;
     --oms) OMS_BIN=$2; shift 2 ;;
     -h|--help) usage 0 ;;
@@ -73,6 +78,7 @@ for n in "$REPLICAS" "$DURATION" "$REPEAT" "$THREADS" "$CONNS" "$WARMUP" "$PACED
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: expected an integer, got '$n'" >&2; exit 2; }
 done
 [[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "run.sh: bad --rate '$RATE'" >&2; exit 2; }
+[[ -z "$KEEP_UP" || "$KEEP_UP" =~ ^[0-9]+$ ]] || { echo "run.sh: bad --keep-up '$KEEP_UP'" >&2; exit 2; }
 [[ -n "$DRAIN_MAX" ]] || DRAIN_MAX=$(( DURATION * 10 > 120 ? DURATION * 10 : 120 ))
 
 [[ "$OMS_BIN" = /* ]] || OMS_BIN="$PWD/$OMS_BIN"
@@ -92,6 +98,7 @@ OMS_ORIG=$OMS_BIN
 LIB="python3 $HERE/benchlib.py"
 LUA="$HERE/create_orders.lua"
 PACED="$HERE/paced.py"
+COST="python3 $HERE/cost.py"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oms-bench.XXXXXX")
 RESULTS="$WORK/results.jsonl"
 DATA_FS=$(findmnt -no FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK" 2>/dev/null || echo unknown)
@@ -248,6 +255,11 @@ run_wrk() {  # run_wrk URL OUTFILE DURATION
   grep -q '^{"bench":"create_orders"' "$2" || { log "wrk printed no result line:"; cat "$2" >&2; exit 1; }
 }
 
+cost_snapshot() {  # cost_snapshot OUTFILE: the counters of the cost model (bench/cost.py)
+  $COST snapshot "$OMS_URL" --work "$WORK" ${CLUSTER_DIR:+--cluster-json "$CLUSTER_DIR/cluster.json"} >"$1" ||
+    log "  (cost snapshot failed; the cost rows will be n/a)"
+}
+
 wrk_cmd_text() { echo "OMS_TOKEN=<token> OMS_BENCH_PRODUCT=$PRODUCT OMS_BENCH_PRICE=$PRICE wrk -t$THREADS -c$CONNS -d${2}s --timeout 10s --latency -s bench/create_orders.lua $1"; }
 paced_cmd_text() { echo "OMS_TOKEN=<token> python3 bench/paced.py --url $1 --rate $RATE --duration $DURATION --threads $PACED_THREADS --product $PRODUCT --price $PRICE"; }
 
@@ -322,6 +334,18 @@ for ((r = 1; r <= REPEAT; r++)); do
     echo "python3 bench/benchlib.py create-product $OMS_URL <token> $PRODUCT $STOCK $PRICE   # POST /api/inventory -> $st"
   } >>"$CMDS"
 
+  # ---- idle: one order at a time on the otherwise idle system, and its cost
+  if [[ $IDLE_PROBE = 1 ]]; then
+    cost_snapshot "$RD/cost_idle0.json"
+    child python3 "$HERE/idle_probe.py" --url "$OMS_URL" --count 100 --gap-ms 10 --product "$PRODUCT" --price "$PRICE" \
+      >"$RD/idle.json"
+    child $LIB drain "$OMS_URL" --idle "$DRAIN_IDLE" --max "$DRAIN_MAX" >/dev/null
+    cost_snapshot "$RD/cost_idle1.json"
+    echo "OMS_TOKEN=<token> python3 bench/idle_probe.py --url $OMS_URL --count 100 --gap-ms 10 --product $PRODUCT --price $PRICE" >>"$CMDS"
+    log "  idle: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("POST p50 %s ms p99 %s ms; create->COMPLETED p50 %s ms p99 %s ms" % (d["post_ms"]["p50"], d["post_ms"]["p99"], d["complete_ms"]["p50"], d["complete_ms"]["p99"]))' "$RD/idle.json")"
+    keys+=(--key "idle=$RD/idle.json" --key "cost_idle0=$RD/cost_idle0.json" --key "cost_idle1=$RD/cost_idle1.json")
+  fi
+
   # warm-up (not measured), then let its sagas finish so the window starts with no backlog
   if [[ $WARMUP -gt 0 ]]; then
     run_wrk "$OMS_URL" "$RD/warmup_wrk.txt" "$WARMUP"
@@ -343,7 +367,10 @@ for ((r = 1; r <= REPEAT; r++)); do
   keys+=(--key "oms_wrk=$RD/oms_wrk.txt" --key "oms_m0=$RD/oms_m0.json" --key "oms_drain=$RD/oms_drain.json")
 
   # ---- paced (open-loop) latency at RATE orders/s offered
+  # (the cost model: counters before the paced run, and after its sagas drained)
   if [[ $DO_PACED = 1 ]]; then
+    child $LIB drain "$OMS_URL" --idle "$DRAIN_IDLE" --max "$DRAIN_MAX" >/dev/null
+    cost_snapshot "$RD/cost_paced0.json"
     child python3 "$PACED" --url "$OMS_URL" --rate "$RATE" --duration "$DURATION" \
       --threads "$PACED_THREADS" --product "$PRODUCT" --price "$PRICE" --label oms >"$RD/paced_oms.json"
     paced_cmd_text "$OMS_URL" >>"$CMDS"
@@ -353,6 +380,21 @@ for ((r = 1; r <= REPEAT; r++)); do
   child $LIB drain "$OMS_URL" --idle "$DRAIN_IDLE" --max "$DRAIN_MAX" >"$RD/oms_final.json"
   log "  final: $(short "$RD/oms_final.json")"
   keys+=(--key "oms_final=$RD/oms_final.json")
+  if [[ $DO_PACED = 1 ]]; then
+    cost_snapshot "$RD/cost_paced1.json"
+    keys+=(--key "cost_paced0=$RD/cost_paced0.json" --key "cost_paced1=$RD/cost_paced1.json")
+  fi
+
+  # ---- keep-up: KEEP_UP orders/s paced for DURATION s; the backlog the moment it ends
+  if [[ -n "$KEEP_UP" ]]; then
+    child python3 "$PACED" --url "$OMS_URL" --rate "$KEEP_UP" --duration "$DURATION" \
+      --threads "$PACED_THREADS" --product "$PRODUCT" --price "$PRICE" --label keepup >"$RD/keepup.json"
+    $LIB snapshot "$OMS_URL" >"$RD/keepup_end.json"
+    child $LIB drain "$OMS_URL" --idle "$DRAIN_IDLE" --max "$DRAIN_MAX" >"$RD/keepup_drain.json"
+    echo "OMS_TOKEN=<token> python3 bench/paced.py --url $OMS_URL --rate $KEEP_UP --duration $DURATION --threads $PACED_THREADS --product $PRODUCT --price $PRICE   # then: benchlib.py snapshot (backlog)" >>"$CMDS"
+    log "  keep-up at $KEEP_UP/s: $(short "$RD/keepup.json"); then $(short "$RD/keepup_drain.json")"
+    keys+=(--key "keepup=$RD/keepup.json" --key "keepup_end=$RD/keepup_end.json")
+  fi
 
   stop_pid "$OMS_PID" oms; OMS_PID=""
   stop_cluster

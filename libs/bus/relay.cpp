@@ -31,12 +31,17 @@ void Relay::notify() {
 
 void Relay::run() {
   int failures = 0;
+  auto last_progress = std::chrono::steady_clock::now();
   while (!stopping_) {
     bool progress = false;
     try {
       progress = settle();
       progress = fill_window() || progress;
-      if (in_flight_.empty()) flush_deletes(true);
+      // Published rows are deleted many at a time (settle), or once the relay has been quiet for
+      // a moment: never on the path of the next message.
+      auto now = std::chrono::steady_clock::now();
+      if (progress) last_progress = now;
+      else if (in_flight_.empty() && now - last_progress >= kQuietBeforeDelete) flush_deletes(true);
       failures = 0;
     } catch (const std::exception& e) {
       ++failures;
@@ -49,9 +54,17 @@ void Relay::run() {
     if (progress) continue;
     std::unique_lock lock(mu_);
     auto wait = failures ? std::chrono::milliseconds(std::min(2000, 100 << std::min(failures, 4)))
-                         : std::chrono::milliseconds(in_flight_.empty() ? 200 : 20);
+                : !in_flight_.empty() ? std::chrono::milliseconds(20)
+                : unflushed_ ? std::chrono::duration_cast<std::chrono::milliseconds>(kQuietBeforeDelete)
+                             : std::chrono::milliseconds(200);
     cv_.wait_for(lock, wait, [&] { return wake_ || stopping_.load(); });
     wake_ = false;
+  }
+  // A clean stop leaves no published row behind.
+  try {
+    if (in_flight_.empty()) flush_deletes(true);
+  } catch (const std::exception& e) {
+    log::warn({name_}, std::string("relay: deleting published rows at stop: ") + e.what());
   }
 }
 

@@ -40,6 +40,7 @@ class Relay {
     std::atomic<int> state{0};  // 0 pending, 1 acknowledged, -1 failed
   };
 
+  static constexpr std::chrono::milliseconds kQuietBeforeDelete{250};
   void run();
   bool fill_window();    // publishes new rows while the window has room; true if it sent any
   bool settle();         // retires acknowledged batches in order; true if any
