@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "libs/bus/bus.h"
+#include "libs/bus/redelivery.h"
 
 namespace oms::bus {
 
@@ -22,7 +23,5 @@ std::vector<Result> handle_batch(const Subscription& sub, std::span<const Messag
 
 // Moves a message that failed too often into the consumer's dead_letters table.
 void dead_letter(const Subscription& sub, const Message& msg, const std::string& error, int attempts);
-
-inline constexpr int kMaxAttempts = 5;
 
 }  // namespace oms::bus

@@ -103,10 +103,21 @@ void InProcBus::run(Consumer& c) {
         log::debug({c.sub.consumer}, "batch of " + std::to_string(msgs.size()) + " in " + std::to_string(us) + " us");
       }
     } catch (const std::exception& e) {
-      // The transaction itself failed (e.g. the disk): every message is retried.
-      log::error({c.sub.consumer}, std::string("batch failed: ") + e.what());
-      results.assign(batch.size(), Result{Outcome::kFailed, e.what()});
+      // The transaction itself failed (e.g. the disk): nobody's fault (redelivery.h). The whole
+      // batch goes back, in order, and no message's attempts grow.
+      ++c.batch_failures;
+      if (c.batch_failures == 1 || c.batch_failures % 20 == 0)
+        log::error({c.sub.consumer}, std::string("batch failed (try ") + std::to_string(c.batch_failures) + "): " + e.what());
+      std::lock_guard lock(c.mu);
+      auto at = now_ms() + Redelivery::batch_retry_ms(c.batch_failures);
+      for (auto& d : batch) d.not_before_ms = at;
+      c.retries.insert(c.retries.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+      std::stable_sort(c.retries.begin(), c.retries.end(),
+                       [](const Delivery& a, const Delivery& b) { return a.not_before_ms < b.not_before_ms; });
+      c.busy = 0;
+      continue;
     }
+    c.batch_failures = 0;
     std::vector<Delivery> again;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& d = batch[i];
@@ -117,7 +128,7 @@ void InProcBus::run(Consumer& c) {
       ++d.attempts;
       log::warn({c.sub.consumer}, "handling " + d.msg->subject + " failed (attempt " +
                                       std::to_string(d.attempts) + "): " + results[i].error);
-      if (d.attempts >= kMaxAttempts) {
+      if (Redelivery::dead_letter(d.attempts)) {
         try {
           dead_letter(c.sub, *d.msg, results[i].error, d.attempts);
           if (on_dead_letter_) on_dead_letter_();
@@ -129,7 +140,7 @@ void InProcBus::run(Consumer& c) {
         }
         continue;
       }
-      d.not_before_ms = now_ms() + (50LL << std::min(d.attempts, 6));
+      d.not_before_ms = now_ms() + Redelivery::backoff_ms(d.attempts);
       again.push_back(std::move(d));
     }
     std::lock_guard lock(c.mu);

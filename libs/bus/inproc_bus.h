@@ -49,6 +49,7 @@ class InProcBus final : public Bus {
     std::deque<Delivery> queue;
     std::deque<Delivery> retries;  // failed deliveries waiting for their backoff
     std::atomic<int> busy{0};
+    int batch_failures = 0;  // whole-transaction failures in a row (consumer thread only)
     std::thread thread;
   };
 
