@@ -16,6 +16,15 @@ namespace {
 
 constexpr std::int64_t kNanosPerMilli = 1'000'000;
 
+// A consumer has at most this many messages delivered and not acknowledged (MaxAckPending).
+// Every fetch asks for that many: libnats 3.4 hands a fetch every message already waiting in
+// the subscription (delivered for an earlier pull request that expired on our side) into an
+// array sized by the batch, and more than the batch overflows it (heap corruption seen under
+// load). No more than MaxAckPending can be waiting, so that batch cannot overflow.
+constexpr int kMaxAckPending = 4096;
+// Messages handled in one transaction.
+constexpr int kHandleBatch = 128;
+
 void check(natsStatus s, const std::string& what) {
   if (s != NATS_OK) throw std::runtime_error(what + ": " + natsStatus_GetText(s));
 }
@@ -92,7 +101,7 @@ struct JetStreamBus::Impl {
     so.Config.Durable = durable.c_str();
     so.Config.AckPolicy = js_AckExplicit;
     so.Config.AckWait = 10'000 * kNanosPerMilli;  // a crashed replica's messages come back after 10 s
-    so.Config.MaxAckPending = 4096;
+    so.Config.MaxAckPending = kMaxAckPending;
     std::string full = "oms." + subject;
     natsSubscription* ns = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -119,7 +128,7 @@ struct JetStreamBus::Impl {
       }
       natsMsgList list{};
       jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus s = natsSubscription_Fetch(&list, ns, 128, 200, &jerr);
+      natsStatus s = natsSubscription_Fetch(&list, ns, kMaxAckPending, 200, &jerr);
       if (s == NATS_TIMEOUT || (s == NATS_OK && list.Count == 0)) {
         natsMsgList_Destroy(&list);
         errors = 0;
@@ -141,15 +150,27 @@ struct JetStreamBus::Impl {
       }
       errors = 0;
       busy++;
-      handle(sub, subject, list, msgs, ptrs);
+      for (int at = 0; at < list.Count; at += kHandleBatch) {
+        if (stopping) {  // what is not handled goes back at once
+          for (int j = at; j < list.Count; ++j) natsMsg_Nak(list.Msgs[j], nullptr);
+          break;
+        }
+        handle(sub, subject, list.Msgs + at, std::min(kHandleBatch, list.Count - at), msgs, ptrs);
+      }
       natsMsgList_Destroy(&list);
       busy--;
     }
     if (ns) natsSubscription_Destroy(ns);
   }
 
-  void handle(const Subscription& sub, const std::string& subject, natsMsgList& list, std::vector<Message>& msgs,
+  struct Slice {  // a part of a fetched natsMsgList
+    natsMsg** Msgs;
+    int Count;
+  };
+
+  void handle(const Subscription& sub, const std::string& subject, natsMsg** fetched, int n, std::vector<Message>& msgs,
               std::vector<const Message*>& ptrs) {
+    Slice list{fetched, n};
     msgs.clear();
     ptrs.clear();
     for (int i = 0; i < list.Count; ++i) {
@@ -179,7 +200,7 @@ struct JetStreamBus::Impl {
           for (int i = 0; i < list.Count; ++i) natsMsg_Nak(list.Msgs[i], nullptr);
           return;
         }
-        sleep_ms(std::min(2000, 100 * tries));
+        sleep_ms(static_cast<int>(Redelivery::batch_retry_ms(tries)));
         for (int i = 0; i < list.Count; ++i) natsMsg_InProgress(list.Msgs[i], nullptr);
       }
     }
@@ -197,7 +218,7 @@ struct JetStreamBus::Impl {
       }
       log::warn({sub.consumer}, "handling " + subject + " failed (delivery " + std::to_string(delivered) +
                                     "): " + results[i].error);
-      if (delivered >= static_cast<std::uint64_t>(kMaxAttempts)) {
+      if (Redelivery::dead_letter(static_cast<int>(std::min<std::uint64_t>(delivered, 1000)))) {
         try {
           dead_letter(sub, msgs[i], results[i].error, static_cast<int>(delivered));
           natsMsg_Ack(m, nullptr);
@@ -206,7 +227,7 @@ struct JetStreamBus::Impl {
           natsMsg_NakWithDelay(m, 1000, nullptr);  // milliseconds (unlike AckWait)
         }
       } else {
-        std::int64_t delay_ms = 50LL << std::min<std::uint64_t>(delivered, 6);
+        std::int64_t delay_ms = Redelivery::backoff_ms(static_cast<int>(delivered));
         natsMsg_NakWithDelay(m, delay_ms, nullptr);  // milliseconds (unlike AckWait)
       }
     }
