@@ -1,5 +1,6 @@
 #include "libs/bus/relay.h"
 
+#include "libs/core/clock.h"
 #include "libs/core/log.h"
 #include "libs/storage/row.h"
 
@@ -42,6 +43,12 @@ void Relay::run() {
       auto now = std::chrono::steady_clock::now();
       if (progress) last_progress = now;
       else if (in_flight_.empty() && now - last_progress >= kQuietBeforeDelete) flush_deletes(true);
+      if (!progress && now >= next_prune_) {
+        next_prune_ = now + kPruneEvery;
+        auto retention = std::chrono::duration_cast<std::chrono::milliseconds>(kInboxRetention).count();
+        if (long long n = db_.prune_inbox(now_ms() - retention))
+          log::info({name_}, "forgot " + std::to_string(n) + " inbox rows older than the stream's retention");
+      }
       failures = 0;
     } catch (const std::exception& e) {
       ++failures;

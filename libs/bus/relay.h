@@ -41,6 +41,10 @@ class Relay {
   };
 
   static constexpr std::chrono::milliseconds kQuietBeforeDelete{250};
+  // Inbox rows are kept one day longer than the stream keeps messages (deploy/nats.conf, ADR 6:
+  // 7 days), then pruned a chunk a minute by this thread.
+  static constexpr std::chrono::hours kInboxRetention{24 * 8};
+  static constexpr std::chrono::seconds kPruneEvery{60};
   void run();
   bool fill_window();    // publishes new rows while the window has room; true if it sent any
   bool settle();         // retires acknowledged batches in order; true if any
@@ -64,6 +68,7 @@ class Relay {
   long long acked_cursor_ = 0;  // every row up to here is durable downstream (SQLite)
   std::size_t unflushed_ = 0;   // acknowledged rows not yet deleted
   std::function<void(std::size_t)> on_published_;
+  std::chrono::steady_clock::time_point next_prune_ = std::chrono::steady_clock::now() + kPruneEvery;
 };
 
 }  // namespace oms::bus

@@ -1,5 +1,6 @@
 #include "libs/core/ids.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <random>
@@ -39,6 +40,16 @@ std::string new_uuid() {
     if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
     s += kHex[b[i] >> 4];
     s += kHex[b[i] & 15];
+  }
+  return s;
+}
+
+std::string uuid7_floor(long long unix_ms) {
+  auto ms = static_cast<std::uint64_t>(std::max(0LL, unix_ms)) & 0xffffffffffffULL;
+  std::string s = "00000000-0000-0000-0000-000000000000";
+  for (int i = 0; i < 12; ++i) {
+    int pos = i < 8 ? i : i + 1;  // the hyphen after the first 8 digits
+    s[pos] = kHex[(ms >> (44 - 4 * i)) & 15];
   }
   return s;
 }

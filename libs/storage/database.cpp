@@ -461,6 +461,33 @@ void Database::run_read(const std::function<void(soci::session&)>& f) {
   }
 }
 
+long long Database::prune_inbox(long long before_ms, int chunk) {
+  std::vector<std::string> consumers = read([](soci::session& s) {
+    std::vector<std::string> out;
+    // A loose index scan: one index probe per consumer, however many rows each has.
+    StmtRef st(s,
+               "WITH RECURSIVE c(consumer) AS (SELECT MIN(consumer) FROM inbox UNION ALL"
+               " SELECT (SELECT MIN(consumer) FROM inbox WHERE consumer > c.consumer) FROM c"
+               " WHERE c.consumer IS NOT NULL) SELECT consumer FROM c WHERE consumer IS NOT NULL");
+    st->run();
+    while (st->next()) out.push_back(st->str(0));
+    return out;
+  });
+  std::string floor = uuid7_floor(before_ms);
+  long long total = 0;
+  for (const auto& consumer : consumers) {
+    // Index-backed (the primary key is (consumer, message_id)), a chunk at a time so that no
+    // transaction grows with the backlog of old rows.
+    write_lazy([&](Tx& tx) {
+      StmtRef st(tx.sql,
+                 "DELETE FROM inbox WHERE consumer = $1 AND message_id IN (SELECT message_id FROM inbox"
+                 " WHERE consumer = $1 AND message_id < $2 ORDER BY message_id LIMIT $3)");
+      total += st->text(0, consumer).text(1, floor).integer(2, chunk).run();
+    });
+  }
+  return total;
+}
+
 bool is_race(const std::exception& e) {
   auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
   if (!pg) return false;

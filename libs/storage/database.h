@@ -137,6 +137,12 @@ class Database {
     }
   }
 
+  // Forgets inbox rows of messages made before `before_ms` (message ids are version-7 UUIDs,
+  // so an id orders by its birth time): up to `chunk` rows per consumer and call, in a lazy
+  // commit. Returns how many. A message older than that is never delivered again (the broker
+  // keeps messages for less), so its inbox row guards nothing any more.
+  long long prune_inbox(long long before_ms, int chunk = 5000);
+
   void set_commit_listener(std::function<void()> listener) { listener_ = std::move(listener); }
   // True when the database answers a trivial query (readiness).
   // On PostgreSQL, read() and write() throw oms::Unavailable while the server cannot be reached

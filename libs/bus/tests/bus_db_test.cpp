@@ -19,6 +19,7 @@
 #include "libs/bus/consumer.h"
 #include "libs/bus/inproc_bus.h"
 #include "libs/bus/relay.h"
+#include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/storage/database.h"
 
@@ -317,6 +318,33 @@ TEST_F(StorageDbTest, MigrateAppliesEachVersionOnce) {
   EXPECT_EQ(count(*db_, "SELECT COUNT(*) FROM schema_migrations WHERE service = 'test'"), 2);
   EXPECT_EQ(count(*db_, "SELECT COUNT(*) FROM more"), 0);
   EXPECT_TRUE(db_->ping());
+}
+
+TEST_F(StorageDbTest, PruneInboxForgetsOnlyMessagesOlderThanTheCutoff) {
+  long long now = now_ms();
+  long long day = 24LL * 3600 * 1000;
+  // Inbox rows of two consumers: ids made 10 days ago, 1 day ago and now (version-7 UUIDs order
+  // by birth time; these are built from the floor of each time, as new_uuid() would order them).
+  auto id_at = [](long long ms, char last) {
+    std::string id = uuid7_floor(ms);
+    id[14] = '7';
+    id.back() = last;
+    return id;
+  };
+  db_->write([&](Tx& tx) {
+    for (const std::string consumer : {"a", "b"}) {
+      EXPECT_TRUE(tx.first_delivery(consumer, id_at(now - 10 * day, '1')));
+      EXPECT_TRUE(tx.first_delivery(consumer, id_at(now - day, '2')));
+      EXPECT_TRUE(tx.first_delivery(consumer, new_uuid()));
+    }
+  });
+  EXPECT_EQ(db_->prune_inbox(now - 8 * day), 2) << "one old row per consumer";
+  EXPECT_EQ(count(*db_, "SELECT COUNT(*) FROM inbox"), 4);
+  EXPECT_EQ(db_->prune_inbox(now - 8 * day), 0) << "nothing left to prune";
+  // A message newer than the cutoff is still recognised as a duplicate.
+  db_->write([&](Tx& tx) { EXPECT_FALSE(tx.first_delivery("a", id_at(now - day, '2'))); });
+  EXPECT_LT(uuid7_floor(now - day), new_uuid());
+  EXPECT_LT(new_uuid(), uuid7_floor(now + 1000));
 }
 
 }  // namespace
