@@ -40,7 +40,7 @@ OMS_COUNTERS = {
 
 def oms_counters(url):
     text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
-    out = {k: 0.0 for k in OMS_COUNTERS}
+    out = {k: None for k in OMS_COUNTERS}  # None: this build does not expose it
     for line in text.splitlines():
         if not line or line[0] == "#":
             continue
@@ -48,7 +48,7 @@ def oms_counters(url):
         name = name_labels.split("{", 1)[0]
         for k, (metric, label) in OMS_COUNTERS.items():
             if name == metric and (label is None or label in name_labels):
-                out[k] += float(value)
+                out[k] = (out[k] or 0.0) + float(value)
     return out
 
 
@@ -147,13 +147,14 @@ def snapshot(url, work, cluster_json=None):
 
 def per_saga(a, b):
     """Per finished saga between snapshots a and b (None when no saga finished)."""
-    done = lambda s: s["oms"]["sagas_completed"] + s["oms"]["sagas_failed"] + s["oms"]["sagas_cancelled"]
+    done = lambda s: sum(s["oms"][k] or 0 for k in ("sagas_completed", "sagas_failed", "sagas_cancelled"))
     n = done(b) - done(a)
     if n <= 0:
         return None
     f = {"sagas": n, "seconds": b["t"] - a["t"]}
     for k in ("statements", "durable_commits", "lazy_commits", "messages"):
-        f[k] = (b["oms"][k] - a["oms"][k]) / n
+        if a["oms"][k] is not None and b["oms"][k] is not None:
+            f[k] = (b["oms"][k] - a["oms"][k]) / n
     for kind in ("oms", "postgres", "nats", "generator"):
         pa, pb = a["procs"].get(kind), b["procs"].get(kind)
         if pa and pb:
