@@ -116,8 +116,12 @@ http::Response Gateway::handle(http::Request& req) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   res.set_header("X-Request-Id", req.request_id);
   metrics_.http_request(req.method, res.status).Increment();
-  if (log::enabled(log::Level::kDebug) || res.status >= 500)
-    log::write(res.status >= 500 ? log::Level::kError : log::Level::kDebug, {"gateway", req.request_id},
+  // A 503 is load shed on purpose (admission control, rate limits) or a dependency that is down,
+  // which its service logs once as it happens: counted in oms_http_requests_total, not logged
+  // per request (a client retrying against a full system would write a line per attempt).
+  bool error = res.status >= 500 && res.status != 503;
+  if (error || log::enabled(log::Level::kDebug))
+    log::write(error ? log::Level::kError : log::Level::kDebug, {"gateway", req.request_id},
                req.method + " " + req.path + " " + std::to_string(res.status));
   return res;
 }

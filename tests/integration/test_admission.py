@@ -21,6 +21,14 @@ class AdmissionTest(OmsTestCase):
         r = self.oms.create_order(self.token, [item(p, 1, "1.00")], key="adm-over")
         self.assertProblem(r, 503)
         self.assertIn("retry-after", r.headers)
+        # a shed request is counted, not logged (a client retrying against a full system would
+        # otherwise write a line per attempt)
+        metrics = self.oms.request("GET", "/metrics").body
+        metrics = metrics.decode() if isinstance(metrics, bytes) else str(metrics)
+        self.assertRegex(metrics, r'oms_http_requests_total\{[^}]*status="503"[^}]*\} [1-9]')
+        if getattr(self.oms, "stderr_path", None):
+            with open(self.oms.stderr_path, "rb") as f:
+                self.assertNotIn(b"POST /api/orders 503", f.read())
         # nothing was stored for the refused order: the same key works later for a new order
         listed = self.oms.request("GET", "/api/orders?limit=1000", token=self.token).body
         self.assertEqual(len([o for o in listed if o["orderId"] not in accepted]), 0, listed)
