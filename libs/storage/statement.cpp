@@ -316,6 +316,12 @@ std::string json_table(bool postgres, std::string_view param, std::string_view t
   return "(SELECT " + cols + "key AS n FROM json_each(" + std::string(param) + ")) AS " + std::string(alias);
 }
 
+std::string select_in(bool postgres, std::string_view columns, std::string_view table, std::string_view key) {
+  std::string k(key);
+  return "SELECT " + std::string(columns) + " FROM " + std::string(table) + " WHERE " + k + " IN " +
+         json_values(postgres, "$1") + " ORDER BY " + k + (postgres ? " FOR UPDATE" : "");
+}
+
 std::string json_values(bool postgres, std::string_view param) {
   if (postgres) return "(SELECT json_array_elements_text(CAST(" + std::string(param) + " AS json)) AS v)";
   return "(SELECT value AS v FROM json_each(" + std::string(param) + "))";

@@ -18,6 +18,7 @@
 #include <soci/soci.h>
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -130,6 +131,7 @@ class JsonRows {
   JsonRows& add(const std::string& text) { return add(std::string_view(text)); }
   JsonRows& add(const char* text) { return add(std::string_view(text)); }
   JsonRows& add(const std::optional<std::string>& text);
+  JsonRows& add(const std::optional<std::int64_t>& n) { return n ? add(static_cast<long long>(*n)) : add_null(); }
   JsonRows& add(long long n);
   JsonRows& add_null();
   std::string take();
@@ -157,6 +159,15 @@ long long run_rows(soci::session& s, const std::string& sqlite, const std::strin
   return st->text(0, rows.take()).run();
 }
 
+// Runs a query whose one parameter ($1) is a key and returns its first row as from(Stmt&), if any.
+template <class T, class FromRow>
+std::optional<T> select_one(soci::session& s, const std::string& sql, std::string_view key, FromRow from) {
+  StmtRef st(s, sql);
+  st->text(0, key).run();
+  if (!st->next()) return std::nullopt;
+  return from(*st);
+}
+
 // Runs the query (its one parameter, $1, is a JSON array of keys) and collects every row as
 // from(Stmt&), keyed by the text of column `key_column`.
 template <class T, class FromRow>
@@ -175,5 +186,9 @@ std::map<std::string, T> select_by_keys(soci::session& s, const std::string& sql
 std::string json_table(bool postgres, std::string_view param, std::string_view types, std::string_view alias);
 // The same for a JSON array of strings: a subquery of one column `v`.
 std::string json_values(bool postgres, std::string_view param);
+// "SELECT columns FROM table WHERE key IN (the JSON array of keys $1) ORDER BY key", and on
+// PostgreSQL FOR UPDATE: the rows a batch is about to change, locked in key order so that two
+// batches naming the same rows cannot deadlock.
+std::string select_in(bool postgres, std::string_view columns, std::string_view table, std::string_view key);
 
 }  // namespace oms::storage

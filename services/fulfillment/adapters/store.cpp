@@ -24,11 +24,6 @@ Task from_stmt(const storage::Stmt& r) {
   return Task{r.str(0), r.str(1), r.str(2), r.opt_str(3), r.num(4), r.num(5)};
 }
 
-std::string select_by_orders(bool pg) {
-  return std::string("SELECT ") + kColumns + " FROM tasks WHERE order_id IN " + storage::json_values(pg, "$1") +
-         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
-}
-
 std::string insert_many_sql(bool pg) {
   return std::string("INSERT INTO tasks (") + kColumns + ") SELECT c0, c1, c2, c3, c4, c5 FROM " +
          storage::json_table(pg, "$1", "ssssii", "x") + " ORDER BY n";
@@ -44,14 +39,12 @@ std::string save_many_sql(bool pg) {
 std::optional<Task> load(soci::session& sql, const std::string& order_id, bool lock) {
   static const std::string lite = std::string("SELECT ") + kColumns + " FROM tasks WHERE order_id = $1";
   static const std::string pg_lock = lite + " FOR UPDATE";
-  storage::StmtRef st(sql, lock && storage::is_postgres(sql) ? pg_lock : lite);
-  st->text(0, order_id).run();
-  if (!st->next()) return std::nullopt;
-  return from_stmt(*st);
+  return storage::select_one<Task>(sql, lock && storage::is_postgres(sql) ? pg_lock : lite, order_id, from_stmt);
 }
 
 std::map<std::string, Task> load_many(soci::session& sql, const std::vector<std::string>& order_ids) {
-  static const std::string lite = select_by_orders(false), pg = select_by_orders(true);
+  static const std::string lite = storage::select_in(false, kColumns, "tasks", "order_id"),
+                           pg = storage::select_in(true, kColumns, "tasks", "order_id");
   return storage::select_by_keys<Task>(sql, lite, pg, order_ids, 1, from_stmt);
 }
 

@@ -43,21 +43,11 @@ Product from_stmt(const storage::Stmt& r) {
   return p;
 }
 
-std::string select_products(bool pg) {
-  return std::string("SELECT ") + kColumns + " FROM products WHERE product_id IN " + storage::json_values(pg, "$1") +
-         " ORDER BY product_id" + (pg ? " FOR UPDATE" : "");
-}
-
 std::string save_many_sql(bool pg) {
   // c6 is the version each row was loaded with: a row changed meanwhile is not updated.
   return "UPDATE products SET total = x.c1, available = x.c2, reserved = x.c3, version = x.c4, updated_ms = x.c5"
          " FROM " + storage::json_table(pg, "$1", "siiiiii", "x") +
          " WHERE products.product_id = x.c0 AND products.version = x.c6";
-}
-
-std::string select_reservations(bool pg) {
-  return "SELECT order_id, state, items FROM reservations WHERE order_id IN " + storage::json_values(pg, "$1") +
-         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
 }
 
 // A new reservation row must not overwrite one a concurrent transaction just inserted (e.g. the
@@ -102,19 +92,9 @@ std::optional<Product> load(soci::session& sql, const std::string& id, bool lock
   return from_row(r);
 }
 
-std::map<std::string, Product> load_many(soci::session& sql, const std::vector<domain::Line>& lines) {
-  // Locked in product id order, whatever the order of the lines: two orders of the same
-  // products never wait for each other in a circle.
-  std::set<std::string> ids;
-  for (const auto& l : lines) ids.insert(l.product_id);
-  std::map<std::string, Product> out;
-  for (const auto& id : ids)
-    if (auto p = load(sql, id, /*lock=*/true)) out.emplace(id, std::move(*p));
-  return out;
-}
-
 std::map<std::string, Product> load_products(soci::session& sql, const std::set<std::string>& ids) {
-  static const std::string lite = select_products(false), pg = select_products(true);
+  static const std::string lite = storage::select_in(false, kColumns, "products", "product_id"),
+                           pg = storage::select_in(true, kColumns, "products", "product_id");
   return storage::select_by_keys<Product>(sql, lite, pg, {ids.begin(), ids.end()}, 0, from_stmt);
 }
 
@@ -129,7 +109,8 @@ void save_many(soci::session& sql, const std::vector<std::pair<const Product*, s
 }
 
 std::map<std::string, Reservation> find_reservations(soci::session& sql, const std::vector<std::string>& order_ids) {
-  static const std::string lite = select_reservations(false), pg = select_reservations(true);
+  static const std::string lite = storage::select_in(false, "order_id, state, items", "reservations", "order_id"),
+                           pg = storage::select_in(true, "order_id, state, items", "reservations", "order_id");
   return storage::select_by_keys<Reservation>(sql, lite, pg, order_ids, 0, [](const storage::Stmt& r) {
     return Reservation{r.str(1), decode_lines(r.str(2))};
   });
@@ -189,29 +170,6 @@ bool empty(soci::session& sql) {
   long long n = 0;
   sql << "SELECT COUNT(*) FROM products", soci::into(n);
   return n == 0;
-}
-
-std::optional<Reservation> find_reservation(soci::session& sql, const std::string& order_id) {
-  soci::row r;
-  sql << "SELECT state, items FROM reservations WHERE order_id = :id", soci::use(order_id, "id"),
-      soci::into(r);
-  if (!sql.got_data()) return std::nullopt;
-  Reservation res{get_str(r, 0), {}};
-  for (auto& l : contracts::decode<std::vector<contracts::Line>>(get_str(r, 1)))
-    res.lines.push_back({l.productId, l.quantity, l.priceMinor});
-  return res;
-}
-
-void put_reservation(soci::session& sql, const std::string& order_id, const Reservation& r, std::int64_t now) {
-  std::vector<contracts::Line> lines;
-  for (const auto& l : r.lines) lines.push_back({l.product_id, l.quantity, l.price_minor});
-  std::string items = contracts::encode(lines);
-  long long t = now;
-  sql << "INSERT INTO reservations (order_id, state, items, created_ms, updated_ms)"
-         " VALUES (:id, :state, :items, :t, :t2) ON CONFLICT (order_id) DO UPDATE SET"
-         " state = excluded.state, updated_ms = excluded.updated_ms",
-      soci::use(order_id, "id"), soci::use(r.state, "state"), soci::use(items, "items"),
-      soci::use(t, "t"), soci::use(t, "t2");
 }
 
 }  // namespace oms::inventory::adapters

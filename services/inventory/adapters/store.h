@@ -16,8 +16,6 @@ const std::vector<std::string>& migrations();
 
 // lock: SELECT … FOR UPDATE on PostgreSQL (write paths).
 std::optional<domain::Product> load(soci::session& sql, const std::string& id, bool lock = false);
-// Loads and locks the products of these lines (in product id order).
-std::map<std::string, domain::Product> load_many(soci::session& sql, const std::vector<domain::Line>& lines);
 void insert(soci::session& sql, const domain::Product& p);  // throws on a duplicate id
 void save(soci::session& sql, const domain::Product& p);
 std::vector<domain::Product> list(soci::session& sql, const std::string& after, int limit);
@@ -27,8 +25,6 @@ struct Reservation {
   std::string state;
   std::vector<domain::Line> lines;
 };
-std::optional<Reservation> find_reservation(soci::session& sql, const std::string& order_id);
-void put_reservation(soci::session& sql, const std::string& order_id, const Reservation& r, std::int64_t now);
 
 // Batch versions, one statement each: the products of these ids (locked in id order on
 // PostgreSQL); changed products with the version each was loaded with (Conflict if any row

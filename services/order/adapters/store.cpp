@@ -65,11 +65,6 @@ Order from_stmt(const storage::Stmt& r) {
   return o;
 }
 
-std::string select_by_ids(bool pg) {
-  return std::string("SELECT ") + kColumns + " FROM orders WHERE order_id IN " + storage::json_values(pg, "$1") +
-         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
-}
-
 std::string update_many_sql(bool pg) {
   return "UPDATE orders SET status = x.c1, payment_status = x.c2, inventory_status = x.c3,"
          " fulfillment_status = x.c4, failure_reason = x.c5, cancel_requested = x.c6, cancel_seq = x.c7,"
@@ -82,14 +77,12 @@ std::string update_many_sql(bool pg) {
 std::optional<Order> load(soci::session& sql, const std::string& order_id, bool lock) {
   static const std::string lite = std::string("SELECT ") + kColumns + " FROM orders WHERE order_id = $1";
   static const std::string pg_lock = lite + " FOR UPDATE";
-  storage::StmtRef st(sql, lock && storage::is_postgres(sql) ? pg_lock : lite);
-  st->text(0, order_id).run();
-  if (!st->next()) return std::nullopt;
-  return from_stmt(*st);
+  return storage::select_one<Order>(sql, lock && storage::is_postgres(sql) ? pg_lock : lite, order_id, from_stmt);
 }
 
 std::map<std::string, Order> load_many(soci::session& sql, const std::vector<std::string>& order_ids) {
-  static const std::string lite = select_by_ids(false), pg = select_by_ids(true);
+  static const std::string lite = storage::select_in(false, kColumns, "orders", "order_id"),
+                           pg = storage::select_in(true, kColumns, "orders", "order_id");
   return storage::select_by_keys<Order>(sql, lite, pg, order_ids, 0, from_stmt);
 }
 
@@ -109,11 +102,10 @@ void insert(soci::session& sql, const Order& o) {
 
 void update_many(soci::session& sql, const std::vector<const Order*>& orders) {
   static const std::string lite = update_many_sql(false), pg = update_many_sql(true);
-  auto opt = [](const std::optional<std::int64_t>& v) { return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt; };
-  storage::run_rows(sql, lite, pg, orders, [&](storage::JsonRows& r, const Order* o) {
+  storage::run_rows(sql, lite, pg, orders, [](storage::JsonRows& r, const Order* o) {
     r.add(o->order_id).add(o->status).add(o->payment_status).add(o->inventory_status);
     r.add(o->fulfillment_status).add(o->failure_reason).add(o->cancel_requested ? 1LL : 0LL).add(o->cancel_seq);
-    r.add(o->saga_version).add(o->updated_ms).add(opt(o->completed_ms)).add(opt(o->cancelled_ms));
+    r.add(o->saga_version).add(o->updated_ms).add(o->completed_ms).add(o->cancelled_ms);
   });
 }
 

@@ -34,11 +34,6 @@ Payment from_stmt(const storage::Stmt& r) {
   return p;
 }
 
-std::string select_by_orders(bool pg) {
-  return std::string("SELECT ") + kColumns + " FROM payments WHERE order_id IN " + storage::json_values(pg, "$1") +
-         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
-}
-
 std::string insert_many_sql(bool pg) {
   return std::string("INSERT INTO payments (") + kColumns + ") SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8 FROM " +
          storage::json_table(pg, "$1", "ssissssii", "x") + " ORDER BY n";
@@ -54,14 +49,12 @@ std::string save_status_sql(bool pg) {
 std::optional<Payment> load(soci::session& sql, const std::string& order_id, bool lock) {
   static const std::string lite = std::string("SELECT ") + kColumns + " FROM payments WHERE order_id = $1";
   static const std::string pg_lock = lite + " FOR UPDATE";
-  storage::StmtRef st(sql, lock && storage::is_postgres(sql) ? pg_lock : lite);
-  st->text(0, order_id).run();
-  if (!st->next()) return std::nullopt;
-  return from_stmt(*st);
+  return storage::select_one<Payment>(sql, lock && storage::is_postgres(sql) ? pg_lock : lite, order_id, from_stmt);
 }
 
 std::map<std::string, Payment> load_many(soci::session& sql, const std::vector<std::string>& order_ids) {
-  static const std::string lite = select_by_orders(false), pg = select_by_orders(true);
+  static const std::string lite = storage::select_in(false, kColumns, "payments", "order_id"),
+                           pg = storage::select_in(true, kColumns, "payments", "order_id");
   return storage::select_by_keys<Payment>(sql, lite, pg, order_ids, 1, from_stmt);
 }
 

@@ -76,11 +76,6 @@ void add_row(storage::JsonRows& rows, const Saga& s) {  // rows.row() was called
   rows.add(s.cancel_seq);
 }
 
-std::string select_by_ids(bool pg) {
-  return std::string("SELECT ") + kColumns + " FROM sagas WHERE order_id IN " + storage::json_values(pg, "$1") +
-         " ORDER BY order_id" + (pg ? " FOR UPDATE" : "");
-}
-
 std::string insert_many_sql(bool pg) {
   std::string cols;
   for (std::size_t i = 0; i < kTypes.size(); ++i) cols += (i ? ", c" : "c") + std::to_string(i);
@@ -106,14 +101,12 @@ std::string history_many_sql(bool pg) {
 std::optional<Saga> load(soci::session& sql, const std::string& order_id, bool lock) {
   static const std::string lite = std::string("SELECT ") + kColumns + " FROM sagas WHERE order_id = $1";
   static const std::string pg_lock = lite + " FOR UPDATE";
-  storage::StmtRef st(sql, lock && storage::is_postgres(sql) ? pg_lock : lite);
-  st->text(0, order_id).run();
-  if (!st->next()) return std::nullopt;
-  return from_stmt(*st);
+  return storage::select_one<Saga>(sql, lock && storage::is_postgres(sql) ? pg_lock : lite, order_id, from_stmt);
 }
 
 std::map<std::string, Saga> load_many(soci::session& sql, const std::vector<std::string>& order_ids) {
-  static const std::string lite = select_by_ids(false), pg = select_by_ids(true);
+  static const std::string lite = storage::select_in(false, kColumns, "sagas", "order_id"),
+                           pg = storage::select_in(true, kColumns, "sagas", "order_id");
   return storage::select_by_keys<Saga>(sql, lite, pg, order_ids, 0, from_stmt);
 }
 
