@@ -2,7 +2,7 @@
 
 #include "libs/core/clock.h"
 #include "libs/core/log.h"
-#include "libs/storage/row.h"
+#include "libs/storage/statement.h"
 
 namespace oms::bus {
 
@@ -18,11 +18,17 @@ void Relay::start() {
 
 void Relay::stop() {
   stopping_ = true;
-  notify();
+  wake();
   if (thread_.joinable()) thread_.join();
 }
 
-void Relay::notify() {
+namespace {
+// Set while this thread runs a pass: a commit of the relay's own (deleting rows) must not try
+// to run a pass inside it.
+thread_local const Relay* t_in_pass = nullptr;
+}  // namespace
+
+void Relay::wake() {
   {
     std::lock_guard lock(mu_);
     wake_ = true;
@@ -30,44 +36,84 @@ void Relay::notify() {
   cv_.notify_one();
 }
 
+void Relay::notify() {
+  if (stopping_ || t_in_pass == this) return wake();
+  again_ = true;
+  // Publish here, on the committing thread. If a pass is running elsewhere, it sees again_ and
+  // goes round once more; nobody waits for it.
+  while (again_.load() && pass_mu_.try_lock()) {
+    std::lock_guard lock(pass_mu_, std::adopt_lock);
+    if (failures_) return wake();  // the relay thread retries, with its backoff
+    again_ = false;
+    t_in_pass = this;
+    try {
+      pass();
+    } catch (const std::exception& e) {
+      t_in_pass = nullptr;
+      log::warn({name_}, std::string("relay: ") + e.what());
+      reset_after_failure();
+      return wake();
+    }
+    t_in_pass = nullptr;
+  }
+}
+
+void Relay::reset_after_failure() {
+  ++failures_;
+  // Start over from the last acknowledged row: re-publishing is safe (inbox de-duplication).
+  in_flight_.clear();
+  in_flight_count_ = 0;
+  read_cursor_ = acked_cursor_;
+}
+
+bool Relay::pass() {
+  bool progress = settle();
+  return fill_window() || progress;
+}
+
 void Relay::run() {
-  int failures = 0;
   auto last_progress = std::chrono::steady_clock::now();
   while (!stopping_) {
     bool progress = false;
-    try {
-      progress = settle();
-      progress = fill_window() || progress;
-      // Published rows are deleted many at a time (settle), or once the relay has been quiet for
-      // a moment: never on the path of the next message.
-      auto now = std::chrono::steady_clock::now();
-      if (progress) last_progress = now;
-      else if (in_flight_.empty() && now - last_progress >= kQuietBeforeDelete) flush_deletes(true);
-      if (!progress && now >= next_prune_) {
-        next_prune_ = now + kPruneEvery;
-        auto retention = std::chrono::duration_cast<std::chrono::milliseconds>(kInboxRetention).count();
-        if (long long n = db_.prune_inbox(now_ms() - retention))
-          log::info({name_}, "forgot " + std::to_string(n) + " inbox rows older than the stream's retention");
+    int failures = 0;
+    {
+      std::lock_guard pass_lock(pass_mu_);
+      t_in_pass = this;
+      try {
+        again_ = false;
+        progress = pass();
+        // Published rows are deleted many at a time (settle), or once the relay has been quiet
+        // for a moment: never on the path of the next message.
+        auto now = std::chrono::steady_clock::now();
+        if (progress) last_progress = now;
+        else if (in_flight_.empty() && now - last_progress >= kQuietBeforeDelete) flush_deletes(true);
+        if (!progress && now >= next_prune_) {
+          next_prune_ = now + kPruneEvery;
+          auto retention = std::chrono::duration_cast<std::chrono::milliseconds>(kInboxRetention).count();
+          if (long long n = db_.prune_inbox(now_ms() - retention))
+            log::info({name_}, "forgot " + std::to_string(n) + " inbox rows older than the stream's retention");
+        }
+        failures_ = 0;
+      } catch (const std::exception& e) {
+        log::error({name_}, std::string("relay: ") + e.what());
+        reset_after_failure();
       }
-      failures = 0;
-    } catch (const std::exception& e) {
-      ++failures;
-      log::error({name_}, std::string("relay: ") + e.what());
-      // Start over from the last acknowledged row: re-publishing is safe (inbox de-duplication).
-      in_flight_.clear();
-      read_cursor_ = acked_cursor_;
+      t_in_pass = nullptr;
+      failures = failures_;
+      idle_ = failures == 0 && in_flight_.empty() && !progress;
     }
-    idle_ = failures == 0 && in_flight_.empty() && !progress;
-    if (progress) continue;
+    // Checked after letting go of pass_mu_: a notify() that found it taken left again_ set.
+    if (!failures && (progress || again_.load())) continue;
     std::unique_lock lock(mu_);
     auto wait = failures ? std::chrono::milliseconds(std::min(2000, 100 << std::min(failures, 4)))
-                : !in_flight_.empty() ? std::chrono::milliseconds(20)
+                : in_flight_count_.load() ? std::chrono::milliseconds(20)
                 : unflushed_ ? std::chrono::duration_cast<std::chrono::milliseconds>(kQuietBeforeDelete)
                              : std::chrono::milliseconds(200);
     cv_.wait_for(lock, wait, [&] { return wake_ || stopping_.load(); });
     wake_ = false;
   }
   // A clean stop leaves no published row behind.
+  std::lock_guard pass_lock(pass_mu_);
   try {
     if (in_flight_.empty()) flush_deletes(true);
   } catch (const std::exception& e) {
@@ -83,25 +129,27 @@ bool Relay::fill_window() {
     std::vector<Message> batch;
     auto flight = std::make_shared<InFlight>();
     db_.read([&](soci::session& s) {
-      soci::rowset<soci::row> rows =
-          (s.prepare << "SELECT seq, id, subject, payload, created_ms, request_id FROM outbox"
-                        " WHERE seq > :after ORDER BY seq LIMIT :n",
-           soci::use(after, "after"), soci::use(max_batch_, "n"));
-      for (const auto& r : rows) {
-        flight->seqs.push_back(storage::get_int(r, 0));
-        batch.push_back(Message{storage::get_str(r, 1), storage::get_str(r, 2), storage::get_str(r, 3),
-                                storage::get_int(r, 4), storage::get_str(r, 5)});
+      storage::StmtRef st(s,
+                          "SELECT seq, id, subject, payload, created_ms, request_id FROM outbox"
+                          " WHERE seq > $1 ORDER BY seq LIMIT $2");
+      st->integer(0, after).integer(1, max_batch_).run();
+      while (st->next()) {
+        flight->seqs.push_back(st->num(0));
+        batch.push_back(Message{st->str(1), st->str(2), st->str(3), st->num(4), st->str(5)});
       }
     });
     if (batch.empty()) break;
     read_cursor_ = flight->seqs.back();
     in_flight_.push_back(flight);
+    ++in_flight_count_;
     sent = true;
-    // The callback runs on a consumer thread and may outlive the relay's interest in it.
+    // The callback runs on a consumer thread and may outlive the relay's interest in it. An
+    // acknowledged batch is retired by the next pass; only a full window (or a failure) needs
+    // the relay thread at once.
     std::weak_ptr<InFlight> weak = flight;
     bus_.publish(std::move(batch), [this, weak](bool ok) {
       if (auto f = weak.lock()) f->state = ok ? 1 : -1;
-      notify();
+      if (!ok || in_flight_count_.load() >= window_) wake();
     });
   }
   return sent;
@@ -113,6 +161,7 @@ bool Relay::settle() {
     auto f = in_flight_.front();
     if (f->state.load() < 0) throw std::runtime_error("bus did not accept a batch");
     in_flight_.pop_front();
+    --in_flight_count_;
     published_ += f->seqs.size();
     if (on_published_) on_published_(f->seqs.size());
     any = true;
@@ -123,7 +172,10 @@ bool Relay::settle() {
       flush_deletes(false);
     } else {
       std::string in;
-      for (auto s : f->seqs) in += (in.empty() ? "" : ",") + std::to_string(s);
+      for (auto s : f->seqs) {
+        if (!in.empty()) in += ',';
+        in += std::to_string(s);
+      }
       db_.write_lazy([&](storage::Tx& tx) { tx.sql << "DELETE FROM outbox WHERE seq IN (" + in + ")"; });
     }
   }

@@ -8,8 +8,12 @@
 // sequence number can commit after a higher one, it publishes one batch at a time and deletes
 // exactly the rows it published.
 //
-// Threads: one, owned by the relay. notify() may be called from any thread (the database's
-// commit listener) and wakes it at once; it also polls, in case a notify was missed.
+// Threads: the relay owns one, and borrows the committing thread. notify() is the database's
+// commit listener: it publishes the new rows right there, on the thread that committed them
+// (one thread hand-off fewer per message), unless another thread is publishing at that moment,
+// in which case that one goes round again. The relay's own thread retires acknowledged batches,
+// deletes published rows, refills a full window when the bus acknowledges, retries after
+// failures, prunes the inbox, and polls in case a notify was missed.
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -28,7 +32,7 @@ class Relay {
   ~Relay();
   void start();
   void stop();
-  void notify();
+  void notify();  // new rows were committed (any thread)
   bool idle() const { return idle_.load(); }
   std::uint64_t published() const { return published_.load(); }
   // Called on the relay thread with the number of rows the bus acknowledged (metrics).
@@ -46,6 +50,11 @@ class Relay {
   static constexpr std::chrono::hours kInboxRetention{24 * 8};
   static constexpr std::chrono::seconds kPruneEvery{60};
   void run();
+  // One pass: settle, then publish what fits in the window; true if it did anything. Callers
+  // hold pass_mu_.
+  bool pass();
+  void wake();           // the relay's own thread: go round once more
+  void reset_after_failure();
   bool fill_window();    // publishes new rows while the window has room; true if it sent any
   bool settle();         // retires acknowledged batches in order; true if any
   void flush_deletes(bool force);
@@ -55,6 +64,9 @@ class Relay {
   std::string name_;
   int max_batch_;
   std::size_t window_;
+  std::mutex pass_mu_;  // whoever holds it runs passes (the relay thread or a committing thread)
+  std::atomic<bool> again_{false};  // rows committed while a pass was running: run another
+  std::atomic<std::size_t> in_flight_count_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false;
@@ -62,7 +74,8 @@ class Relay {
   std::atomic<bool> idle_{false};
   std::atomic<std::uint64_t> published_{0};
   std::thread thread_;
-  // Relay thread only:
+  // Under pass_mu_:
+  int failures_ = 0;
   std::deque<std::shared_ptr<InFlight>> in_flight_;
   long long read_cursor_ = 0;   // highest sequence number handed to the bus
   long long acked_cursor_ = 0;  // every row up to here is durable downstream (SQLite)
