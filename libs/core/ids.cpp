@@ -54,6 +54,17 @@ std::string uuid7_floor(long long unix_ms) {
   return s;
 }
 
+std::optional<long long> uuid7_ms(std::string_view s) {
+  if (!is_uuid(s) || s[14] != '7') return std::nullopt;
+  long long ms = 0;
+  for (int i = 0; i < 13; ++i) {
+    if (i == 8) continue;  // the hyphen
+    char c = s[i];
+    ms = ms * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return ms;
+}
+
 bool is_uuid(std::string_view s) {
   if (s.size() != 36) return false;
   for (std::size_t i = 0; i < 36; ++i) {

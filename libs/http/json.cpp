@@ -1,8 +1,11 @@
 #include "libs/http/json.h"
 
+#include "libs/core/ids.h"
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <boost/json/serialize.hpp>
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -168,6 +171,15 @@ Result<boost::json::value> parse_body(const Request& req, bool optional) {
   if (!ec && n != req.body.size()) ec = boost::json::error::extra_data;
   if (ec) return fail(Errc::kInvalid, "malformed JSON body: " + ec.message());
   return parser.handler().st.release();
+}
+
+Result<std::optional<std::string>> parse_before(const Request& req) {
+  auto raw = req.query_param("before");
+  if (!raw || raw->empty()) return std::optional<std::string>();
+  std::string id(*raw);
+  std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (!is_uuid(id)) return fail(Errc::kInvalid, "before must be the id of the last item of the previous page");
+  return std::optional<std::string>(std::move(id));
 }
 
 Result<int> parse_limit(const Request& req) {

@@ -1,6 +1,7 @@
 #pragma once
 // JSON responses, RFC 9457 problem details, and the one table that maps Errc to HTTP status.
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,5 +24,7 @@ Result<boost::json::value> parse_body(const Request& req, bool optional = false)
 
 // Query parameter `limit`: default 100, clamped to 1000, 400 if not a positive integer.
 Result<int> parse_limit(const Request& req);
+// `before=<id>` of a list (API.md: keyset paging): absent, or a UUID (lower-cased); else 400.
+Result<std::optional<std::string>> parse_before(const Request& req);
 
 }  // namespace oms::http

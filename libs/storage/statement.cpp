@@ -327,4 +327,30 @@ std::string json_values(bool postgres, std::string_view param) {
   return "(SELECT value AS v FROM json_each(" + std::string(param) + "))";
 }
 
+std::vector<std::string> StmtCache::texts() const {
+  std::vector<std::string> out;
+  for (const auto& [sql, st] : map_) out.push_back(sql);
+  return out;
+}
+
+std::string param(int n) {
+  std::string s = "$";
+  s += std::to_string(n);
+  return s;
+}
+
+std::string older_than(std::string_view table, std::string_view time_col, std::string_view id_col, int id_param,
+                       int ms_param) {
+  std::string id = param(id_param), t(time_col), ic(id_col);
+  std::string k = "COALESCE((SELECT " + t + " FROM " + std::string(table) + " WHERE " + ic + " = " + id + "), " +
+                  param(ms_param) + ")";
+  return "(" + t + " <= " + k + " AND (" + t + " < " + k + " OR " + ic + " < " + id + "))";
+}
+
+std::string where_all(const std::vector<std::string>& conditions) {
+  std::string out;
+  for (const auto& c : conditions) out += (out.empty() ? " WHERE " : " AND ") + c;
+  return out;
+}
+
 }  // namespace oms::storage

@@ -79,6 +79,7 @@ class StmtCache {
  public:
   Stmt& get(soci::session& s, const std::string& sql);
   void clear() { map_.clear(); }
+  std::vector<std::string> texts() const;  // of every statement in it (tests check their plans)
 
  private:
   std::unordered_map<std::string, std::unique_ptr<Stmt>> map_;
@@ -124,6 +125,17 @@ DbStats& db_stats();
 const std::string& by_backend(soci::session& s, const std::string& sqlite, const std::string& postgres);
 
 // A JSON array of rows, each an array of values, for one multi-row parameter.
+// Keyset paging, newest first by (time_col, id_col): the condition for rows strictly older than
+// the row whose id is parameter $<id_param> — or, for an id the table has not got, older than
+// the UUIDv7 time in parameter $<ms_param>. An index that starts with the equality filters and
+// then time_col serves it as a range.
+std::string older_than(std::string_view table, std::string_view time_col, std::string_view id_col, int id_param,
+                       int ms_param);
+// "$n": the text of the n-th parameter.
+std::string param(int n);
+// " WHERE a AND b …", or "" for no conditions.
+std::string where_all(const std::vector<std::string>& conditions);
+
 class JsonRows {
  public:
   JsonRows& row();  // starts the next row

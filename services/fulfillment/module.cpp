@@ -115,7 +115,9 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
     std::string status(req.query_param("status").value_or(""));
     if (!status.empty() && !domain::valid_status_filter(status))
       return http::problem(400, "status must be ALL, INITIATED, DISPATCHED, DELIVERED or CANCELLED", req.path);
-    std::vector<Task> tasks = db.read([&](soci::session& sql) { return adapters::list(sql, status, *limit); });
+    auto before = http::parse_before(req);
+    if (!before) return http::from_error(before.error(), req.path);
+    std::vector<Task> tasks = db.read([&](soci::session& sql) { return adapters::list(sql, status, *before, *limit); });
     std::string body = "[";
     for (std::size_t i = 0; i < tasks.size(); ++i) body += (i ? "," : "") + task_json(tasks[i]);
     return http::json_text(200, body + "]");

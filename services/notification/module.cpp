@@ -105,7 +105,9 @@ runtime::Background register_notification(runtime::ServiceContext& ctx) {
     if (!limit) return http::from_error(limit.error(), req.path);
     std::string order_id(req.query_param("orderId").value_or(""));
     std::string recipient = lower(std::string(req.query_param("recipient").value_or("")));
-    auto rows = db.read([&](soci::session& sql) { return adapters::list(sql, order_id, recipient, *limit); });
+    auto before = http::parse_before(req);
+    if (!before) return http::from_error(before.error(), req.path);
+    auto rows = db.read([&](soci::session& sql) { return adapters::list(sql, order_id, recipient, *before, *limit); });
     http::JsonWriter w;
     w.begin_array();
     for (const auto& n : rows) {

@@ -201,8 +201,11 @@ http::Response create_order(storage::Database& db, runtime::Metrics& metrics, Ba
 http::Response list_orders(storage::Database& db, http::Request& req, std::optional<std::string> email) {
   auto limit = http::parse_limit(req);
   if (!limit) return http::from_error(limit.error(), req.path);
+  auto before = http::parse_before(req);
+  if (!before) return http::from_error(before.error(), req.path);
   adapters::ListQuery q;
   q.limit = *limit;
+  q.before = *before;
   if (auto st = req.query_param("status"); st && !st->empty()) {
     static const std::vector<std::string> kStatuses = {"PENDING", "COMPLETED", "FAILED", "CANCELLED"};
     if (std::find(kStatuses.begin(), kStatuses.end(), *st) == kStatuses.end())

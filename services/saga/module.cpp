@@ -301,7 +301,9 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
       if (!domain::parse_state(*st)) return http::problem(400, "state: unknown saga state", req.path);
       state = std::string(*st);
     }
-    auto sagas = db.read([&](soci::session& sql) { return adapters::list(sql, state, *limit); });
+    auto before = http::parse_before(req);
+    if (!before) return http::from_error(before.error(), req.path);
+    auto sagas = db.read([&](soci::session& sql) { return adapters::list(sql, state, *before, *limit); });
     std::string body = "[";
     for (std::size_t i = 0; i < sagas.size(); ++i) body += (i ? "," : "") + saga_json(sagas[i], nullptr);
     return http::json_text(200, body + "]");

@@ -164,6 +164,63 @@ class OrdersTest(OmsTestCase):
         self.assertIn(f["orderId"], [x["orderId"] for x in failed])
         self.assertNotIn(f["orderId"], [x["orderId"] for x in done])
 
+    def test_list_pages_with_before(self):
+        email = unique_email()
+        placed = [self.oms.place_order(self.token, [item(self.p50, 1, "50.00")], email=email)["orderId"]
+                  for _ in range(5)]
+        path = "/api/orders/customer/" + _q(email)
+        everything = [o["orderId"] for o in self.assertOk(self.oms.request("GET", path, token=self.token))]
+        self.assertEqual(everything, list(reversed(placed)), "newest first")
+        pages, before = [], None
+        while True:
+            q = "?limit=2" + ("&before=" + before if before else "")
+            page = [o["orderId"] for o in self.assertOk(self.oms.request("GET", path + q, token=self.token))]
+            pages.append(page)
+            if len(page) < 2:
+                break
+            before = page[-1]
+        self.assertEqual([len(p) for p in pages], [2, 2, 1])
+        self.assertEqual(sum(pages, []), everything, "the pages together: every order once, in order")
+        # The same on the unfiltered list, and an id in upper case means the same order.
+        older = self.assertOk(self.oms.request("GET", "/api/orders?limit=1000&before=" + placed[2].upper(),
+                                               token=self.token))
+        ids = [o["orderId"] for o in older]
+        self.assertNotIn(placed[2], ids)
+        self.assertNotIn(placed[3], ids)
+        self.assertIn(placed[1], ids)
+        self.assertIn(placed[0], ids)
+
+    def test_list_before_must_be_an_id(self):
+        for q in ("before=abc", "before=1", "before=" + "x" * 36):
+            with self.subTest(q):
+                self.assertProblem(self.oms.request("GET", "/api/orders?" + q, token=self.token), 400)
+                self.assertProblem(self.oms.request("GET", "/api/sagas?" + q, token=self.token), 400)
+                self.assertProblem(self.oms.request("GET", "/api/notifications?" + q, token=self.token), 400)
+                self.assertProblem(self.oms.request("GET", "/api/fulfillment?" + q, token=self.token), 400)
+
+    def test_sagas_notifications_and_tasks_page_with_before(self):
+        email = unique_email()
+        placed = [self.oms.place_order(self.token, [item(self.p50, 1, "50.00")], email=email)["orderId"]
+                  for _ in range(3)]
+        for oid in placed:
+            self.oms.wait_status(self.token, oid, "COMPLETED")
+        sagas = self.assertOk(self.oms.request("GET", "/api/sagas?limit=1000&before=" + placed[2], token=self.token))
+        ids = [s["orderId"] for s in sagas]
+        self.assertNotIn(placed[2], ids)
+        self.assertLess(ids.index(placed[1]), ids.index(placed[0]), "newest first")
+        notes = self.assertOk(self.oms.request("GET", "/api/notifications?recipient=" + _q(email), token=self.token))
+        self.assertGreaterEqual(len(notes), 6)  # received + confirmed, three orders
+        rest = self.assertOk(self.oms.request(
+            "GET", "/api/notifications?recipient=%s&before=%s" % (_q(email), notes[1]["id"]), token=self.token))
+        self.assertEqual([n["id"] for n in rest], [n["id"] for n in notes[2:]])
+        tasks = self.assertOk(self.oms.request("GET", "/api/fulfillment?status=ALL&limit=1000", token=self.token))
+        mine = [t for t in tasks if t["orderId"] in placed]
+        self.assertEqual([t["orderId"] for t in mine], list(reversed(placed)))
+        older = self.assertOk(self.oms.request(
+            "GET", "/api/fulfillment?limit=1000&before=" + mine[0]["id"], token=self.token))
+        self.assertNotIn(placed[2], [t["orderId"] for t in older])
+        self.assertIn(placed[1], [t["orderId"] for t in older])
+
     def test_list_bad_parameters(self):
         for q in ("status=BOGUS", "status=pending_x", "limit=0", "limit=-1", "limit=abc",
                   "limit=1.5"):

@@ -1,5 +1,8 @@
 #include "services/fulfillment/adapters/store.h"
 
+#include <array>
+
+#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::fulfillment::adapters {
@@ -12,6 +15,9 @@ const std::vector<std::string>& migrations() {
       " tracking_number TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL)",
       "CREATE INDEX tasks_status ON tasks (status, created_ms)",
       "CREATE INDEX tasks_created ON tasks (created_ms)",
+      // The default list (open tasks, newest first) in index order: with tasks_status alone it
+      // sorted every open task (all of them, once orders are shipped elsewhere) for each page.
+      "CREATE INDEX tasks_open ON tasks (created_ms) WHERE status IN ('INITIATED', 'DISPATCHED')",
   };
   return m;
 }
@@ -62,15 +68,32 @@ void save_many(soci::session& sql, const std::vector<const Task*>& tasks) {
   });
 }
 
-std::vector<Task> list(soci::session& sql, const std::string& status, int limit) {
-  static const std::string base = std::string("SELECT ") + kColumns + " FROM tasks";
-  static const std::string tail = " ORDER BY created_ms DESC, id DESC LIMIT $1";
-  static const std::string open = base + " WHERE status IN ('INITIATED', 'DISPATCHED')" + tail;
-  static const std::string all = base + tail;
-  static const std::string one = base + " WHERE status = $2" + tail;
-  storage::StmtRef st(sql, status.empty() ? open : status == "ALL" ? all : one);
+std::vector<Task> list(soci::session& sql, const std::string& status, const std::optional<std::string>& before,
+                       int limit) {
+  // Filter: 0 the open tasks, 1 every task, 2 one status; each with or without `before`. The
+  // open tasks come in the order of the partial index tasks_open, which SQLite's planner, without
+  // statistics, would pass over for tasks_status and a sort of every open task.
+  static const auto texts = [](bool pg) {
+    std::array<std::string, 6> t;
+    for (int w = 0; w < 6; ++w) {
+      std::vector<std::string> where;
+      int n = 2;
+      if (w % 3 == 0) where.push_back("status IN ('INITIATED', 'DISPATCHED')");
+      if (w % 3 == 2) where.push_back("status = " + storage::param(n++));
+      if (w >= 3) where.push_back(storage::older_than("tasks", "created_ms", "id", n, n + 1));
+      t[w] = std::string("SELECT ") + kColumns + " FROM tasks" + (w % 3 == 0 && !pg ? " INDEXED BY tasks_open" : "") +
+             storage::where_all(where) + " ORDER BY created_ms DESC, id DESC LIMIT $1";
+    }
+    return t;
+  };
+  static const auto lite = texts(false), pg = texts(true);
+  int filter = status.empty() ? 0 : status == "ALL" ? 1 : 2;
+  int w = filter + (before ? 3 : 0);
+  storage::StmtRef st(sql, storage::by_backend(sql, lite[w], pg[w]));
   st->integer(0, limit);
-  if (!status.empty() && status != "ALL") st->text(1, status);
+  int next = 1;
+  if (filter == 2) st->text(next++, status);
+  if (before) st->text(next, *before).integer(next + 1, uuid7_ms(*before).value_or(0));
   st->run();
   std::vector<Task> out;
   while (st->next()) out.push_back(from_stmt(*st));

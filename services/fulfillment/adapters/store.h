@@ -21,6 +21,8 @@ std::map<std::string, domain::Task> load_many(soci::session& sql, const std::vec
 void insert_many(soci::session& sql, const std::vector<const domain::Task*>& tasks);
 void save_many(soci::session& sql, const std::vector<const domain::Task*>& tasks);  // status, tracking, updated_ms
 // Newest first; `status` empty: the open ones (INITIATED, DISPATCHED); "ALL": every task.
-std::vector<domain::Task> list(soci::session& sql, const std::string& status, int limit);
+// Newest first; `before`: only tasks older than that one (keyset paging by task id).
+std::vector<domain::Task> list(soci::session& sql, const std::string& status, const std::optional<std::string>& before,
+                               int limit);
 
 }  // namespace oms::fulfillment::adapters

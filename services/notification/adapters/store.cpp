@@ -1,7 +1,9 @@
 #include "services/notification/adapters/store.h"
 
 #include <algorithm>
+#include <array>
 
+#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::notification::adapters {
@@ -67,21 +69,27 @@ std::vector<std::pair<std::string, std::string>> record(soci::session& sql, cons
 }
 
 std::vector<Notification> list(soci::session& sql, const std::string& order_id, const std::string& recipient_lower,
-                               int limit) {
-  static const std::string base = "SELECT id, order_id, recipient, subject, type, body, sent_ms FROM notifications";
-  static const std::string tail = " ORDER BY sent_ms DESC, id DESC LIMIT $1";
-  static const std::string texts[4] = {
-      base + tail,
-      base + " WHERE order_id = $2" + tail,
-      base + " WHERE recipient_lower = $2" + tail,
-      base + " WHERE order_id = $2 AND recipient_lower = $3" + tail,
-  };
-  int which = (order_id.empty() ? 0 : 1) + (recipient_lower.empty() ? 0 : 2);
+                               const std::optional<std::string>& before, int limit) {
+  static const auto texts = [] {
+    std::array<std::string, 8> t;
+    for (int w = 0; w < 8; ++w) {
+      std::vector<std::string> where;
+      int n = 2;
+      if (w & 1) where.push_back("order_id = " + storage::param(n++));
+      if (w & 2) where.push_back("recipient_lower = " + storage::param(n++));
+      if (w & 4) where.push_back(storage::older_than("notifications", "sent_ms", "id", n, n + 1));
+      t[w] = "SELECT id, order_id, recipient, subject, type, body, sent_ms FROM notifications" +
+             storage::where_all(where) + " ORDER BY sent_ms DESC, id DESC LIMIT $1";
+    }
+    return t;
+  }();
+  int which = (order_id.empty() ? 0 : 1) + (recipient_lower.empty() ? 0 : 2) + (before ? 4 : 0);
   storage::StmtRef st(sql, texts[which]);
   st->integer(0, limit);
   int next = 1;
   if (!order_id.empty()) st->text(next++, order_id);
   if (!recipient_lower.empty()) st->text(next++, recipient_lower);
+  if (before) st->text(next, *before).integer(next + 1, uuid7_ms(*before).value_or(0));
   st->run();
   std::vector<Notification> out;
   while (st->next()) out.push_back({st->str(0), st->str(1), st->str(2), st->str(3), st->str(4), st->str(5), st->num(6)});

@@ -25,6 +25,6 @@ void add_recipients(soci::session& sql, const std::map<std::string, std::string>
 std::vector<std::pair<std::string, std::string>> record(soci::session& sql, const std::vector<Notification>& rows);
 // Newest first, optionally of one order and/or one recipient (lower-case).
 std::vector<Notification> list(soci::session& sql, const std::string& order_id, const std::string& recipient_lower,
-                               int limit);
+                               const std::optional<std::string>& before, int limit);
 
 }  // namespace oms::notification::adapters

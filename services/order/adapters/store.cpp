@@ -1,8 +1,10 @@
 #include "services/order/adapters/store.h"
 
 #include <algorithm>
+#include <array>
 
 #include "libs/contracts/messages.h"
+#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::order::adapters {
@@ -112,21 +114,28 @@ void update_many(soci::session& sql, const std::vector<const Order*>& orders) {
 void update(soci::session& sql, const Order& o) { update_many(sql, {&o}); }
 
 std::vector<Order> list(soci::session& sql, const ListQuery& q) {
-  // One text per combination of filters, each planned once.
-  static const std::string base = std::string("SELECT ") + kColumns + " FROM orders";
-  static const std::string tail = " ORDER BY created_ms DESC, order_id DESC LIMIT $1";
-  static const std::string texts[4] = {
-      base + tail,
-      base + " WHERE status = $2" + tail,
-      base + " WHERE email_lower = $2" + tail,
-      base + " WHERE status = $2 AND email_lower = $3" + tail,
-  };
-  int which = (q.status ? 1 : 0) + (q.email_lower ? 2 : 0);
+  // One text per combination of filters, each planned once: $1 is the limit, then the values
+  // of the filters present, in this order.
+  static const auto texts = [] {
+    std::array<std::string, 8> t;
+    for (int w = 0; w < 8; ++w) {
+      std::vector<std::string> where;
+      int n = 2;
+      if (w & 1) where.push_back("status = " + storage::param(n++));
+      if (w & 2) where.push_back("email_lower = " + storage::param(n++));
+      if (w & 4) where.push_back(storage::older_than("orders", "created_ms", "order_id", n, n + 1));
+      t[w] = std::string("SELECT ") + kColumns + " FROM orders" + storage::where_all(where) +
+             " ORDER BY created_ms DESC, order_id DESC LIMIT $1";
+    }
+    return t;
+  }();
+  int which = (q.status ? 1 : 0) + (q.email_lower ? 2 : 0) + (q.before ? 4 : 0);
   storage::StmtRef st(sql, texts[which]);
   st->integer(0, q.limit);
   int next = 1;
   if (q.status) st->text(next++, *q.status);
   if (q.email_lower) st->text(next++, *q.email_lower);
+  if (q.before) st->text(next, *q.before).integer(next + 1, uuid7_ms(*q.before).value_or(0));
   st->run();
   std::vector<Order> out;
   while (st->next()) out.push_back(from_stmt(*st));

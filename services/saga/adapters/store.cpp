@@ -1,6 +1,9 @@
 #include "services/saga/adapters/store.h"
 
+#include <array>
+
 #include "libs/contracts/messages.h"
+#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::saga::adapters {
@@ -136,15 +139,26 @@ std::vector<domain::HistoryEntry> history(soci::session& sql, const std::string&
   return out;
 }
 
-std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, int limit) {
-  static const std::string all = std::string("SELECT ") + kColumns +
-                                 " FROM sagas ORDER BY created_ms DESC, order_id DESC LIMIT $1";
-  static const std::string by_state = std::string("SELECT ") + kColumns +
-                                      " FROM sagas WHERE state = $2 ORDER BY created_ms DESC, order_id DESC LIMIT $1";
+std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, const std::optional<std::string>& before,
+                       int limit) {
+  static const auto texts = [] {
+    std::array<std::string, 4> t;
+    for (int w = 0; w < 4; ++w) {
+      std::vector<std::string> where;
+      int n = 2;
+      if (w & 1) where.push_back("state = " + storage::param(n++));
+      if (w & 2) where.push_back(storage::older_than("sagas", "created_ms", "order_id", n, n + 1));
+      t[w] = std::string("SELECT ") + kColumns + " FROM sagas" + storage::where_all(where) +
+             " ORDER BY created_ms DESC, order_id DESC LIMIT $1";
+    }
+    return t;
+  }();
   std::vector<Saga> out;
-  storage::StmtRef st(sql, state ? by_state : all);
+  storage::StmtRef st(sql, texts[(state ? 1 : 0) + (before ? 2 : 0)]);
   st->integer(0, limit);
-  if (state) st->text(1, *state);
+  int next = 1;
+  if (state) st->text(next++, *state);
+  if (before) st->text(next, *before).integer(next + 1, uuid7_ms(*before).value_or(0));
   st->run();
   while (st->next()) out.push_back(from_stmt(*st));
   return out;
