@@ -11,7 +11,8 @@ For each size (default 10,000 and 1,000,000 stored orders), embedded mode:
                                              latency from the scheduled send: no coordinated omission)
        GET /api/orders/{id}                  --count requests, one every --gap-ms, random stored ids
        GET /api/orders/customer/{email}      --count requests, one every --gap-ms, random emails
-                                             (SIZE / --emails orders per email; the newest 100 come back)
+                                             (--per-email orders per email at every size; the
+                                             newest 100 come back)
      then stops (each repeat adds its few thousand orders to the same directory).
 Prints one JSON line per size and repeat, then a summary: median p99 per endpoint per size and
 the ratio of the largest size to the smallest.
@@ -104,7 +105,7 @@ def probe(url, token, paths, gap_ms):
     return {"p50": round(percentile(lat, 50), 3), "p99": round(percentile(lat, 99), 3), "non_200": bad}
 
 
-def measure(a, binary, d, size, rep, ids, log):
+def measure(a, binary, d, size, rep, ids, n_emails, log):
     p, url = start(binary, d, log)
     try:
         token = login(url)
@@ -116,7 +117,7 @@ def measure(a, binary, d, size, rep, ids, log):
         time.sleep(2)  # let the sagas of the paced run settle before the reads
         rnd = random.Random(rep)
         by_id = probe(url, token, ["/api/orders/" + rnd.choice(ids) for _ in range(a.count)], a.gap_ms)
-        emails = ["c%d@example.com" % rnd.randrange(a.emails) for _ in range(a.count)]
+        emails = ["c%d@example.com" % rnd.randrange(n_emails) for _ in range(a.count)]
         by_email = probe(url, token, ["/api/orders/customer/" + e for e in emails], a.gap_ms)
         rss = 0
         for line in open("/proc/%d/status" % p.pid):
@@ -142,7 +143,8 @@ def main():
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--count", type=int, default=2000, help="requests per GET probe")
     ap.add_argument("--gap-ms", type=float, default=2.0)
-    ap.add_argument("--emails", type=int, default=10000)
+    ap.add_argument("--per-email", type=int, default=100,
+                    help="orders per customer email (the same at every size, so a list returns as many at each)")
     ap.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "oms-scale"))
     ap.add_argument("--keep", action="store_true", help="keep the data directories")
     ap.add_argument("--reuse", action="store_true",
@@ -163,10 +165,11 @@ def main():
             shutil.rmtree(d, ignore_errors=True)
             template(binary, d, log)
             subprocess.run([sys.executable, os.path.join(HERE, "preload.py"), "--data-dir", d, "--orders", str(size),
-                            "--emails", str(a.emails)], check=True, stderr=subprocess.DEVNULL)
+                            "--emails", str(max(1, size // a.per_email))], check=True, stderr=subprocess.DEVNULL)
         with sqlite3.connect(os.path.join(d, "order.db")) as c:
             ids = [r[0] for r in c.execute("SELECT order_id FROM orders ORDER BY random() LIMIT 5000")]
-        results[size] = [measure(a, binary, d, size, rep, ids, log) for rep in range(1, a.repeat + 1)]
+        emails = max(1, size // a.per_email)
+        results[size] = [measure(a, binary, d, size, rep, ids, emails, log) for rep in range(1, a.repeat + 1)]
         if not a.keep:
             shutil.rmtree(d, ignore_errors=True)
     med = lambda rs, k: statistics.median(r[k]["p99"] for r in rs)  # noqa: E731
