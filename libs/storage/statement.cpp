@@ -347,6 +347,22 @@ std::string older_than(std::string_view table, std::string_view time_col, std::s
   return "(" + t + " <= " + k + " AND (" + t + " < " + k + " OR " + ic + " < " + id + "))";
 }
 
+std::vector<std::string> list_texts(const std::string& select_from, const std::vector<std::string>& filters,
+                                    std::string_view table, std::string_view time_col, std::string_view id_col) {
+  std::size_t k = filters.size();
+  std::vector<std::string> out(std::size_t{2} << k);
+  for (std::size_t w = 0; w < out.size(); ++w) {
+    std::vector<std::string> where;
+    int n = 2;
+    for (std::size_t i = 0; i < k; ++i)
+      if (w & (std::size_t{1} << i)) where.push_back(filters[i] + " = " + param(n++));
+    if (w & (std::size_t{1} << k)) where.push_back(older_than(table, time_col, id_col, n, n + 1));
+    out[w] = select_from + where_all(where) + " ORDER BY " + std::string(time_col) + " DESC, " + std::string(id_col) +
+             " DESC LIMIT $1";
+  }
+  return out;
+}
+
 std::string where_all(const std::vector<std::string>& conditions) {
   std::string out;
   for (const auto& c : conditions) out += (out.empty() ? " WHERE " : " AND ") + c;

@@ -131,6 +131,13 @@ const std::string& by_backend(soci::session& s, const std::string& sqlite, const
 // then time_col serves it as a range.
 std::string older_than(std::string_view table, std::string_view time_col, std::string_view id_col, int id_param,
                        int ms_param);
+// The texts of a newest-first list, one per combination of optional filters, each planned once:
+// `select_from` ("SELECT … FROM t"), then for bit i of the index set the condition
+// "filters[i] = $n" (in the order of `filters`, numbered from $2; $1 is the LIMIT), and for the
+// bit after them older_than(table, time_col, id_col) with the next two numbers; ordered by
+// (time_col, id_col) descending.
+std::vector<std::string> list_texts(const std::string& select_from, const std::vector<std::string>& filters,
+                                    std::string_view table, std::string_view time_col, std::string_view id_col);
 // "$n": the text of the n-th parameter.
 std::string param(int n);
 // " WHERE a AND b …", or "" for no conditions.

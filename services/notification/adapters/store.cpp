@@ -1,7 +1,6 @@
 #include "services/notification/adapters/store.h"
 
 #include <algorithm>
-#include <array>
 
 #include "libs/core/ids.h"
 #include "libs/storage/statement.h"
@@ -70,19 +69,9 @@ std::vector<std::pair<std::string, std::string>> record(soci::session& sql, cons
 
 std::vector<Notification> list(soci::session& sql, const std::string& order_id, const std::string& recipient_lower,
                                const std::optional<std::string>& before, int limit) {
-  static const auto texts = [] {
-    std::array<std::string, 8> t;
-    for (int w = 0; w < 8; ++w) {
-      std::vector<std::string> where;
-      int n = 2;
-      if (w & 1) where.push_back("order_id = " + storage::param(n++));
-      if (w & 2) where.push_back("recipient_lower = " + storage::param(n++));
-      if (w & 4) where.push_back(storage::older_than("notifications", "sent_ms", "id", n, n + 1));
-      t[w] = "SELECT id, order_id, recipient, subject, type, body, sent_ms FROM notifications" +
-             storage::where_all(where) + " ORDER BY sent_ms DESC, id DESC LIMIT $1";
-    }
-    return t;
-  }();
+  static const auto texts =
+      storage::list_texts("SELECT id, order_id, recipient, subject, type, body, sent_ms FROM notifications",
+                          {"order_id", "recipient_lower"}, "notifications", "sent_ms", "id");
   int which = (order_id.empty() ? 0 : 1) + (recipient_lower.empty() ? 0 : 2) + (before ? 4 : 0);
   storage::StmtRef st(sql, texts[which]);
   st->integer(0, limit);

@@ -1,7 +1,6 @@
 #include "services/order/adapters/store.h"
 
 #include <algorithm>
-#include <array>
 
 #include "libs/contracts/messages.h"
 #include "libs/core/ids.h"
@@ -114,21 +113,8 @@ void update_many(soci::session& sql, const std::vector<const Order*>& orders) {
 void update(soci::session& sql, const Order& o) { update_many(sql, {&o}); }
 
 std::vector<Order> list(soci::session& sql, const ListQuery& q) {
-  // One text per combination of filters, each planned once: $1 is the limit, then the values
-  // of the filters present, in this order.
-  static const auto texts = [] {
-    std::array<std::string, 8> t;
-    for (int w = 0; w < 8; ++w) {
-      std::vector<std::string> where;
-      int n = 2;
-      if (w & 1) where.push_back("status = " + storage::param(n++));
-      if (w & 2) where.push_back("email_lower = " + storage::param(n++));
-      if (w & 4) where.push_back(storage::older_than("orders", "created_ms", "order_id", n, n + 1));
-      t[w] = std::string("SELECT ") + kColumns + " FROM orders" + storage::where_all(where) +
-             " ORDER BY created_ms DESC, order_id DESC LIMIT $1";
-    }
-    return t;
-  }();
+  static const auto texts = storage::list_texts(std::string("SELECT ") + kColumns + " FROM orders",
+                                                {"status", "email_lower"}, "orders", "created_ms", "order_id");
   int which = (q.status ? 1 : 0) + (q.email_lower ? 2 : 0) + (q.before ? 4 : 0);
   storage::StmtRef st(sql, texts[which]);
   st->integer(0, q.limit);

@@ -1,7 +1,5 @@
 #include "services/saga/adapters/store.h"
 
-#include <array>
-
 #include "libs/contracts/messages.h"
 #include "libs/core/ids.h"
 #include "libs/storage/statement.h"
@@ -141,18 +139,8 @@ std::vector<domain::HistoryEntry> history(soci::session& sql, const std::string&
 
 std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, const std::optional<std::string>& before,
                        int limit) {
-  static const auto texts = [] {
-    std::array<std::string, 4> t;
-    for (int w = 0; w < 4; ++w) {
-      std::vector<std::string> where;
-      int n = 2;
-      if (w & 1) where.push_back("state = " + storage::param(n++));
-      if (w & 2) where.push_back(storage::older_than("sagas", "created_ms", "order_id", n, n + 1));
-      t[w] = std::string("SELECT ") + kColumns + " FROM sagas" + storage::where_all(where) +
-             " ORDER BY created_ms DESC, order_id DESC LIMIT $1";
-    }
-    return t;
-  }();
+  static const auto texts =
+      storage::list_texts(std::string("SELECT ") + kColumns + " FROM sagas", {"state"}, "sagas", "created_ms", "order_id");
   std::vector<Saga> out;
   storage::StmtRef st(sql, texts[(state ? 1 : 0) + (before ? 2 : 0)]);
   st->integer(0, limit);
