@@ -50,6 +50,11 @@ class Bus {
   // every subscriber (in-process), or acknowledged by the broker (JetStream). `done(false)` means
   // try again later. May be called from another thread.
   virtual void publish(std::vector<Message> batch, std::function<void(bool)> done) = 0;
+  // Whether publish() only hands the batch over and returns at once (the in-process bus
+  // enqueues), so that a committing thread may call it (ADR 9). A bus that waits for a broker
+  // (JetStream waits for its acknowledgements, up to seconds while the broker is slow) keeps
+  // publishing on the relay's own thread: a request never waits for the broker.
+  virtual bool publish_returns_at_once() const { return false; }
   virtual void start() = 0;
   // Stops delivering; messages not yet handled stay in their producers' outboxes.
   virtual void stop() = 0;

@@ -25,6 +25,7 @@ class InProcBus final : public Bus {
 
   void subscribe(Subscription sub) override;
   void publish(std::vector<Message> batch, std::function<void(bool)> done) override;
+  bool publish_returns_at_once() const override { return true; }
   void start() override;
   void stop() override;
   bool idle() const override;

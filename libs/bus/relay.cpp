@@ -37,7 +37,7 @@ void Relay::wake() {
 }
 
 void Relay::notify() {
-  if (stopping_ || t_in_pass == this) return wake();
+  if (!bus_.publish_returns_at_once() || stopping_ || t_in_pass == this) return wake();
   again_ = true;
   // Publish here, on the committing thread. If a pass is running elsewhere, it sees again_ and
   // goes round once more; nobody waits for it.
@@ -48,6 +48,7 @@ void Relay::notify() {
     t_in_pass = this;
     try {
       pass();
+      if (!in_flight_.empty()) idle_ = false;
     } catch (const std::exception& e) {
       t_in_pass = nullptr;
       log::warn({name_}, std::string("relay: ") + e.what());
@@ -76,6 +77,7 @@ void Relay::run() {
   while (!stopping_) {
     bool progress = false;
     int failures = 0;
+    bool unflushed = false;
     {
       std::lock_guard pass_lock(pass_mu_);
       t_in_pass = this;
@@ -100,6 +102,7 @@ void Relay::run() {
       }
       t_in_pass = nullptr;
       failures = failures_;
+      unflushed = unflushed_ > 0;
       idle_ = failures == 0 && in_flight_.empty() && !progress;
     }
     // Checked after letting go of pass_mu_: a notify() that found it taken left again_ set.
@@ -107,7 +110,7 @@ void Relay::run() {
     std::unique_lock lock(mu_);
     auto wait = failures ? std::chrono::milliseconds(std::min(2000, 100 << std::min(failures, 4)))
                 : in_flight_count_.load() ? std::chrono::milliseconds(20)
-                : unflushed_ ? std::chrono::duration_cast<std::chrono::milliseconds>(kQuietBeforeDelete)
+                : unflushed ? std::chrono::duration_cast<std::chrono::milliseconds>(kQuietBeforeDelete)
                              : std::chrono::milliseconds(200);
     cv_.wait_for(lock, wait, [&] { return wake_ || stopping_.load(); });
     wake_ = false;
@@ -115,6 +118,7 @@ void Relay::run() {
   // A clean stop leaves no published row behind.
   std::lock_guard pass_lock(pass_mu_);
   try {
+    settle();  // batches acknowledged since the last pass
     if (in_flight_.empty()) flush_deletes(true);
   } catch (const std::exception& e) {
     log::warn({name_}, std::string("relay: deleting published rows at stop: ") + e.what());

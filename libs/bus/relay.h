@@ -9,9 +9,10 @@
 // exactly the rows it published.
 //
 // Threads: the relay owns one, and borrows the committing thread. notify() is the database's
-// commit listener: it publishes the new rows right there, on the thread that committed them
-// (one thread hand-off fewer per message), unless another thread is publishing at that moment,
-// in which case that one goes round again. The relay's own thread retires acknowledged batches,
+// commit listener: with a bus whose publish returns at once (in-process), it publishes the new
+// rows right there, on the thread that committed them (one thread hand-off fewer per message),
+// unless another thread is publishing at that moment, in which case that one goes round again;
+// with a bus that waits for a broker (JetStream), it wakes the relay thread, which publishes. The relay's own thread retires acknowledged batches,
 // deletes published rows, refills a full window when the bus acknowledges, retries after
 // failures, prunes the inbox, and polls in case a notify was missed.
 #include <atomic>
