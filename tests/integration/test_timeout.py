@@ -17,7 +17,9 @@ def settle_until(deadline):
 
 
 class PaymentTimeoutTest(OmsTestCase):
-    server_args = ("--payment-delay-ms", "3000", "--step-timeout-ms", "500")
+    # The steps before payment must finish inside the step deadline even on a loaded CI machine
+    # (an ASan build beside a cluster test): 500 ms once was not enough for the inventory step.
+    server_args = ("--payment-delay-ms", "5000", "--step-timeout-ms", "2000")
 
     def test_payment_timeout(self):
         p = self.oms.new_product(self.token, 10, price="4.00")
@@ -39,9 +41,9 @@ class PaymentTimeoutTest(OmsTestCase):
         self.assertEqual(states[-2:], ["COMPENSATING", "FAILED"], states)
         self.assertNotIn("PAYMENT_COMPLETED", states)
 
-        # let the 3 s simulator call finish (plus margin for ASan), then everything must
+        # let the 5 s simulator call finish (plus margin for ASan), then everything must
         # still be compensated: no captured payment, stock restored, order still FAILED
-        settle_until(t0 + 6.0)
+        settle_until(t0 + 8.0)
         wait_for(lambda: self.oms.stock(self.token, p) == (10, 0, 10), 10,
                  message="stock restored after the late payment")
         later = self.oms.get_order(self.token, oid)
