@@ -1,7 +1,5 @@
 #include "libs/http/json.h"
 
-#include "libs/core/ids.h"
-
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <boost/json/serialize.hpp>
@@ -9,6 +7,8 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
+
+#include "libs/core/ids.h"
 
 namespace oms::http {
 

@@ -10,6 +10,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "libs/core/ids.h"
+
 namespace oms::storage {
 
 using namespace sqlite_api;  // SOCI's header wraps sqlite3.h in this namespace
@@ -361,6 +363,10 @@ std::vector<std::string> list_texts(const std::string& select_from, const std::v
              " DESC LIMIT $1";
   }
   return out;
+}
+
+void bind_older_than(Stmt& st, int index, const std::string& id) {
+  st.text(index, id).integer(index + 1, uuid7_ms(id).value_or(0));
 }
 
 std::string where_all(const std::vector<std::string>& conditions) {

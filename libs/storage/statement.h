@@ -140,6 +140,9 @@ std::vector<std::string> list_texts(const std::string& select_from, const std::v
                                     std::string_view table, std::string_view time_col, std::string_view id_col);
 // "$n": the text of the n-th parameter.
 std::string param(int n);
+// Binds the two parameters of older_than(…, index + 1, index + 2) (0-based `index`): the item's
+// id, and its UUIDv7 time for an id the table has not got.
+void bind_older_than(Stmt& st, int index, const std::string& id);
 // " WHERE a AND b …", or "" for no conditions.
 std::string where_all(const std::vector<std::string>& conditions);
 

@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::fulfillment::adapters {
@@ -93,7 +92,7 @@ std::vector<Task> list(soci::session& sql, const std::string& status, const std:
   st->integer(0, limit);
   int next = 1;
   if (filter == 2) st->text(next++, status);
-  if (before) st->text(next, *before).integer(next + 1, uuid7_ms(*before).value_or(0));
+  if (before) storage::bind_older_than(*st, next, *before);
   st->run();
   std::vector<Task> out;
   while (st->next()) out.push_back(from_stmt(*st));

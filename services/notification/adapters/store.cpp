@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::notification::adapters {
@@ -78,7 +77,7 @@ std::vector<Notification> list(soci::session& sql, const std::string& order_id, 
   int next = 1;
   if (!order_id.empty()) st->text(next++, order_id);
   if (!recipient_lower.empty()) st->text(next++, recipient_lower);
-  if (before) st->text(next, *before).integer(next + 1, uuid7_ms(*before).value_or(0));
+  if (before) storage::bind_older_than(*st, next, *before);
   st->run();
   std::vector<Notification> out;
   while (st->next()) out.push_back({st->str(0), st->str(1), st->str(2), st->str(3), st->str(4), st->str(5), st->num(6)});

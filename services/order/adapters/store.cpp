@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "libs/contracts/messages.h"
-#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::order::adapters {
@@ -121,7 +120,7 @@ std::vector<Order> list(soci::session& sql, const ListQuery& q) {
   int next = 1;
   if (q.status) st->text(next++, *q.status);
   if (q.email_lower) st->text(next++, *q.email_lower);
-  if (q.before) st->text(next, *q.before).integer(next + 1, uuid7_ms(*q.before).value_or(0));
+  if (q.before) storage::bind_older_than(*st, next, *q.before);
   st->run();
   std::vector<Order> out;
   while (st->next()) out.push_back(from_stmt(*st));

@@ -1,7 +1,6 @@
 #include "services/saga/adapters/store.h"
 
 #include "libs/contracts/messages.h"
-#include "libs/core/ids.h"
 #include "libs/storage/statement.h"
 
 namespace oms::saga::adapters {
@@ -146,7 +145,7 @@ std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, con
   st->integer(0, limit);
   int next = 1;
   if (state) st->text(next++, *state);
-  if (before) st->text(next, *before).integer(next + 1, uuid7_ms(*before).value_or(0));
+  if (before) storage::bind_older_than(*st, next, *before);
   st->run();
   while (st->next()) out.push_back(from_stmt(*st));
   return out;
