@@ -11,14 +11,26 @@ namespace oms::services {
 
 std::span<const Hosted> all() {
   static constexpr Hosted kAll[] = {
-      {"order", &order::register_order},
-      {"inventory", &inventory::register_inventory},
-      {"payment", &payment::register_payment},
-      {"fulfillment", &fulfillment::register_fulfillment},
-      {"saga", &saga::register_saga},
-      {"notification", &notification::register_notification},
+      {"order", 8081, "orders", &order::register_order},
+      {"inventory", 8083, "inventory", &inventory::register_inventory},
+      {"payment", 8082, "payments", &payment::register_payment},
+      {"fulfillment", 8086, "fulfillment", &fulfillment::register_fulfillment},
+      {"saga", 8085, "sagas", &saga::register_saga},
+      {"notification", 8084, "notifications", &notification::register_notification},
   };
   return kAll;
+}
+
+const Hosted* find(std::string_view name) {
+  for (const auto& s : all())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const Hosted* find_by_route(std::string_view route) {
+  for (const auto& s : all())
+    if (s.route == route) return &s;
+  return nullptr;
 }
 
 }  // namespace oms::services

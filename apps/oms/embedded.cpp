@@ -8,11 +8,11 @@
 
 #include "libs/auth/jwt.h"
 #include "libs/bus/inproc_bus.h"
-#include "libs/bus/relay.h"
 #include "libs/core/log.h"
 #include "libs/http/server.h"
 #include "services/catalog.h"
 #include "services/gateway/gateway.h"
+#include "services/host.h"
 
 namespace oms::app {
 
@@ -31,36 +31,24 @@ int run_embedded(const runtime::Settings& settings) {
   bus::InProcBus bus;
   bus.on_dead_letter([&metrics] { metrics.dead_letters.Increment(); });
   http::Router router;
-  std::vector<std::unique_ptr<storage::Database>> dbs;
-  std::vector<std::unique_ptr<bus::Relay>> relays;
-  std::vector<runtime::Background> backgrounds;
-
+  std::vector<std::unique_ptr<services::Host>> hosts;
   for (const auto& svc : services::all()) {
-    const std::string name(svc.name);
     storage::DbOptions opts;
-    opts.url = "sqlite:" + (dir / (name + ".db")).string();
+    opts.url = "sqlite:" + (dir / (std::string(svc.name) + ".db")).string();
     opts.durability = settings.durability;
     opts.pool_size = 4;
-    auto db = std::make_unique<storage::Database>(opts);
-    auto relay = std::make_unique<bus::Relay>(*db, bus, name);
-    db->set_commit_listener([r = relay.get()] { r->notify(); });
-    relay->on_published([&metrics](std::size_t n) { metrics.outbox_published.Increment(static_cast<double>(n)); });
-    runtime::ServiceContext ctx{*db, bus, router, settings, metrics};
-    backgrounds.push_back(svc.reg(ctx));
-    dbs.push_back(std::move(db));
-    relays.push_back(std::move(relay));
+    hosts.push_back(std::make_unique<services::Host>(svc, opts, bus, router, settings, metrics));
+    hosts.back()->install();
   }
 
   bus.start();
-  for (auto& r : relays) r->start();  // re-publishes whatever a previous run left in the outboxes
-  for (auto& b : backgrounds)
-    if (b.start) b.start();
+  for (auto& h : hosts) h->start();  // re-publishes whatever a previous run left in the outboxes
 
   gateway::Gateway gw(
       {settings.rate_limit_rps}, jwt, metrics, [&router](http::Request& req) { return router.dispatch(req); },
-      [&dbs]() -> std::string {
-        for (auto& db : dbs)
-          if (!db->ping()) return "the database " + db->name() + " is unreachable";
+      [&hosts]() -> std::string {
+        for (auto& h : hosts)
+          if (!h->db().ping()) return "the database " + h->db().name() + " is unreachable";
         return {};
       });
   http::Server server(server_options(settings), [&gw](http::Request& req) { return gw.handle(req); });
@@ -77,13 +65,11 @@ int run_embedded(const runtime::Settings& settings) {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < until) {
     bool idle = bus.idle();
-    for (auto& r : relays) idle = idle && r->idle();
+    for (auto& h : hosts) idle = idle && h->idle();
     if (idle) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (auto& b : backgrounds)
-    if (b.stop) b.stop();
-  for (auto& r : relays) r->stop();
+  for (auto& h : hosts) h->stop();
   bus.stop();
   log::info({"oms"}, "stopped");
   return 0;

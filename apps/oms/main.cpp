@@ -8,6 +8,7 @@
 #include "apps/oms/serve.h"
 #include "libs/core/log.h"
 #include "libs/core/money.h"
+#include "services/catalog.h"
 
 namespace {
 
@@ -78,16 +79,20 @@ int main(int argc, char** argv) {
 
   auto* serve = app.add_subcommand("serve", "Run one service of a distributed deployment (PostgreSQL, NATS JetStream)");
   oms::app::ServeOptions so;
-  static const char* kServices[] = {"order", "inventory", "payment", "fulfillment", "saga", "notification"};
+  std::vector<std::string> names = {"gateway"};
+  std::string ports = "gateway " + std::to_string(oms::services::kGatewayPort);
+  for (const auto& svc : oms::services::all()) {
+    names.emplace_back(svc.name);
+    ports += ", " + std::string(svc.name) + " " + std::to_string(svc.port);
+  }
   std::map<std::string, std::string> upstream_flags;
   int serve_port = -1;
-  serve->add_option("service", so.service, "gateway|order|inventory|payment|fulfillment|saga|notification")
+  serve->add_option("service", so.service, "gateway or one of the services (`oms services` lists them)")
       ->required()
-      ->check(CLI::IsMember({"gateway", "order", "inventory", "payment", "fulfillment", "saga", "notification"}));
+      ->check(CLI::IsMember(names));
   add_common(serve, s, raw);
   serve->add_option("--port", serve_port,
-                    "Listen port (default: gateway 8080, order 8081, payment 8082, inventory 8083, notification 8084,"
-                    " saga 8085, fulfillment 8086; 0 picks a free one)")
+                    "Listen port (default: " + ports + "; 0 picks a free one)")
       ->envname("OMS_PORT");
   serve->add_option("--db-url", so.db_url, "PostgreSQL URL of this service's own database (not for the gateway)")
       ->envname("OMS_DB_URL");
@@ -97,8 +102,8 @@ int main(int argc, char** argv) {
       ->envname("OMS_STREAM_REPLICAS")->capture_default_str()->check(CLI::Range(1, 5));
   serve->add_option("--data-dir", s.data_dir, "Gateway: where a generated JWT secret is kept")
       ->envname("OMS_DATA_DIR")->capture_default_str();
-  for (const char* svc : kServices) {
-    std::string upper(svc);
+  for (const auto& entry : oms::services::all()) {
+    std::string svc(entry.name), upper(svc);
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     serve->add_option(std::string("--upstream-") + svc, upstream_flags[svc],
                       std::string("Gateway: base URL(s) of the ") + svc +
@@ -106,7 +111,14 @@ int main(int argc, char** argv) {
         ->envname("OMS_UPSTREAM_" + upper);
   }
 
+  auto* list = app.add_subcommand("services", "List the services: name, default port, route (/api/<route>/…)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*list) {  // one line each, tab-separated: scripts/cluster and the tests take their list from here
+    for (const auto& svc : oms::services::all()) std::cout << svc.name << '\t' << svc.port << '\t' << svc.route << '\n';
+    return 0;
+  }
 
   try {
     oms::log::init(s.log_level);

@@ -13,7 +13,6 @@
 #include "apps/oms/process.h"
 #include "libs/auth/jwt.h"
 #include "libs/bus/jetstream_bus.h"
-#include "libs/bus/relay.h"
 #include "libs/core/log.h"
 #include "libs/http/client.h"
 #include "libs/http/json.h"
@@ -21,22 +20,12 @@
 #include "libs/runtime/ops.h"
 #include "services/catalog.h"
 #include "services/gateway/gateway.h"
+#include "services/host.h"
 
 namespace oms::app {
 namespace {
 
 using namespace std::chrono_literals;
-
-const services::Hosted* find_service(const std::string& name) {
-  for (const auto& s : services::all())
-    if (s.name == name) return &s;
-  return nullptr;
-}
-
-
-}  // namespace
-
-namespace {
 
 // Graceful shutdown must end: each step is bounded, but should one hang anyway, say which one
 // and exit rather than wait for a SIGKILL that would tell nothing.
@@ -83,15 +72,13 @@ class ShutdownWatch {
 }  // namespace
 
 int default_port(const std::string& service) {
-  static const std::map<std::string, int> kPorts = {{"gateway", 8080},      {"order", 8081},  {"payment", 8082},
-                                                    {"inventory", 8083},    {"notification", 8084},
-                                                    {"saga", 8085},         {"fulfillment", 8086}};
-  auto it = kPorts.find(service);
-  return it == kPorts.end() ? -1 : it->second;
+  if (service == "gateway") return services::kGatewayPort;
+  const services::Hosted* s = services::find(service);
+  return s ? s->port : -1;
 }
 
 int run_service(const runtime::Settings& settings, const ServeOptions& options) {
-  const services::Hosted* svc = find_service(options.service);
+  const services::Hosted* svc = services::find(options.service);
   if (!svc) throw std::invalid_argument("unknown service " + options.service);
   if (options.db_url.empty()) throw std::invalid_argument("--db-url (OMS_DB_URL) is required for " + options.service);
   const std::string name(svc->name);
@@ -100,19 +87,19 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   std::optional<ShutdownWatch> watch;
 
   runtime::Metrics metrics;
+  bus::JetStreamBus bus(options.nats_url, options.stream_replicas);
+  bus.on_dead_letter([&metrics] { metrics.dead_letters.Increment(); });
+  bus.connect();  // retries in the background while NATS is not up
+  http::Router router;
+  std::atomic<bool> routing{false};  // set once the schema is in place and the routes are added
   storage::DbOptions dbo;
   dbo.url = options.db_url;
   dbo.pool_size = 8;
-  storage::Database db(dbo);  // connects lazily when PostgreSQL is not up yet
-  bus::JetStreamBus bus(options.nats_url, options.stream_replicas);
-  bus.on_dead_letter([&metrics] { metrics.dead_letters.Increment(); });
-  bus.connect();  // likewise: retries in the background
-  http::Router router;
-  std::atomic<bool> routing{false};  // set once the schema is in place and the routes are added
+  services::Host host(*svc, dbo, bus, router, settings, metrics);  // connects lazily, like the bus
 
   // Readiness: the process can do its work (its database and NATS answer), beyond serving HTTP.
   auto not_ready = [&]() -> std::string {
-    if (!db.ping()) return "the database is unreachable";
+    if (!host.db().ping()) return "the database is unreachable";
     if (!bus.connected()) return "NATS is unreachable";
     if (!routing) return "starting";
     return {};
@@ -144,12 +131,10 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   print_ready(settings.host, port);
 
   // The schema first (every replica may run this: it is versioned and serialized by a lock).
-  runtime::Background background;
-  runtime::ServiceContext ctx{db, bus, router, settings, metrics};
   for (int attempt = 1;; ++attempt) {
-    if (db.ping()) {
+    if (host.db().ping()) {
       try {
-        background = svc->reg(ctx);
+        host.install();
         break;
       } catch (const std::exception& e) {
         log::warn({name}, std::string("start-up: ") + e.what());
@@ -163,12 +148,8 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
       return 0;
     }
   }
-  bus::Relay relay(db, bus, name);
-  db.set_commit_listener([&relay] { relay.notify(); });
-  relay.on_published([&metrics](std::size_t n) { metrics.outbox_published.Increment(static_cast<double>(n)); });
   bus.start();
-  relay.start();  // publishes whatever is left in the outbox
-  if (background.start) background.start();
+  host.start();  // publishes whatever is left in the outbox, starts the timers
   routing = true;
   log::info({name}, "ready");
 
@@ -179,11 +160,9 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   server.stop();
   watch->phase("drain");
   auto until = std::chrono::steady_clock::now() + 5s;
-  while (std::chrono::steady_clock::now() < until && !(bus.idle() && relay.idle())) std::this_thread::sleep_for(20ms);
-  watch->phase("timers");
-  if (background.stop) background.stop();
-  watch->phase("relay");
-  relay.stop();
+  while (std::chrono::steady_clock::now() < until && !(bus.idle() && host.idle())) std::this_thread::sleep_for(20ms);
+  watch->phase("timers and relay");
+  host.stop();
   watch->phase("consumers");
   bus.stop();
   watch->phase("closing the NATS connection");
@@ -210,9 +189,6 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
     log::info({"gateway"}, "upstream " + svc + ": " + std::to_string(urls.size()) + " replica(s)");
   }
   // The first path segment after /api names the service (/api/admin/<service>/… for admin).
-  static const std::map<std::string, std::string, std::less<>> kBySegment = {
-      {"orders", "order"},           {"inventory", "inventory"}, {"payments", "payment"},
-      {"fulfillment", "fulfillment"}, {"sagas", "saga"},         {"notifications", "notification"}};
   auto route = [&upstreams](http::Request& req) -> http::Response {
     std::string_view rest = std::string_view(req.path).substr(std::min<std::size_t>(req.path.size(), 5));  // "/api/"
     auto seg = [&rest] {
@@ -224,7 +200,7 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
     std::string_view first = seg();
     std::string service;
     if (first == "admin") service = std::string(seg());
-    else if (auto it = kBySegment.find(first); it != kBySegment.end()) service = it->second;
+    else if (const services::Hosted* owner = services::find_by_route(first)) service = std::string(owner->name);
     auto up = upstreams.find(service);
     if (up == upstreams.end()) return http::problem(404, "no route for " + req.path, req.path);
     req.set_header("x-request-id", req.request_id);

@@ -11,8 +11,6 @@
 #include <string_view>
 #include <vector>
 
-#include "libs/storage/database.h"
-
 namespace oms::contracts {
 
 struct Line {
@@ -192,9 +190,10 @@ T decode(std::string_view payload) {
   return boost::json::value_to<T>(boost::json::parse(payload));
 }
 
-// Writes the message to the transaction's outbox.
-template <class T>
-std::string emit(storage::Tx& tx, const T& m) {
+// Writes the message to a transaction's outbox (storage::Tx, or anything with the same publish):
+// the contracts know the messages, not where they are stored.
+template <class Outbox, class T>
+std::string emit(Outbox& tx, const T& m) {
   return tx.publish(T::kSubject, encode(m));
 }
 

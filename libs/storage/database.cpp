@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <mutex>
 #include <chrono>
-#include <random>
-#include <thread>
 #include <unordered_set>
 
 #include "libs/core/clock.h"
@@ -110,19 +108,6 @@ std::vector<bool> Tx::first_deliveries(const std::string& consumer, const std::v
   return out;
 }
 
-namespace {
-// SQLite counts every allocation under one process-wide mutex by default (SQLITE_CONFIG_MEMSTATUS,
-// for sqlite3_memory_used, which OMS does not call). With six databases and dozens of threads
-// that mutex was a quarter of all context switches under load. It can only be turned off
-// before SQLite initializes, i.e. before the first connection opens.
-void configure_sqlite() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (sqlite_api::sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
-      log::warn({"storage"}, "SQLite was initialized already: its allocation statistics stay on");
-  });
-}
-}  // namespace
 
 Database::Database(const DbOptions& options) : options_(options) {
   sqlite_ = options.url.rfind("sqlite:", 0) == 0;
@@ -153,70 +138,6 @@ Database::Database(const DbOptions& options) : options_(options) {
       log::warn({"storage"}, std::string("PostgreSQL not reachable yet: ") + e.what());
       break;
     }
-  }
-}
-
-namespace {
-
-std::string first_line(std::string_view s) { return std::string(s.substr(0, s.find('\n'))); }
-
-constexpr int kAttempts = 10;  // of a PostgreSQL transaction that lost a race
-
-// A short random pause before running a transaction that lost a race again, so that the same
-// contenders do not collide again in lockstep.
-void backoff(int attempt) {
-  thread_local std::minstd_rand rng(std::random_device{}());
-  std::uniform_int_distribution<int> us(0, 500 * std::min(attempt, 8));
-  std::this_thread::sleep_for(std::chrono::microseconds(us(rng)));
-}
-
-// Whether a PostgreSQL session's connection is still usable as far as libpq knows, without a
-// round trip (soci's is_connected() sends a "/* ping */" query every time: a third of all
-// statements under load). A connection the server dropped shows up as soon as a statement on it
-// fails; the retry paths below then reopen it.
-bool pg_connected(soci::session& s) {
-  // (static_cast: SOCI's backend classes have hidden type information, no dynamic_cast.)
-  if (!s.get_backend() || s.get_backend_name() != "postgresql") return false;
-  auto* backend = static_cast<soci::postgresql_session_backend*>(s.get_backend());
-  return backend->conn_ && PQstatus(backend->conn_) == CONNECTION_OK;
-}
-
-// What a failed statement on a PostgreSQL session means for whoever ran it.
-enum class Failure {
-  kLost,      // the connection is gone (a restart, a failover): Unavailable, or run again
-  kBadInput,  // a value the database refuses (SQLSTATE class 22): InvalidInput
-  kRace,      // lost a race with another transaction (is_race): run again
-  kOther,     // anything else: the error as it is
-};
-
-Failure classify(soci::session& s, const soci::soci_error& e) {
-  auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-  std::string state = pg ? pg->sqlstate() : std::string();
-  if (!pg_connected(s) || state.starts_with("08") || state == "57P01") return Failure::kLost;
-  if (state.starts_with("22")) return Failure::kBadInput;
-  if (is_race(e)) return Failure::kRace;
-  return Failure::kOther;
-}
-
-[[noreturn]] void rethrow_as(Failure failure, const soci::soci_error& e) {
-  if (failure == Failure::kLost) throw Unavailable("the database connection was lost: " + first_line(e.what()));
-  if (failure == Failure::kBadInput) throw InvalidInput("a value was refused by the database: " + first_line(e.what()));
-  throw;
-}
-
-}  // namespace
-
-void Database::ensure_connected(soci::session& s, StmtCache& cache) {
-  if (pg_connected(s)) return;
-  cache.clear();  // its statements belong to the old connection
-  try {
-    s.close();
-  } catch (...) {
-  }
-  try {
-    open_session(s);
-  } catch (const std::exception& e) {
-    throw Unavailable("the database is unreachable: " + first_line(e.what()));
   }
 }
 
@@ -276,209 +197,16 @@ void Database::migrate(std::string_view service, const std::vector<std::string>&
   });
 }
 
-struct Database::Job {
-  const std::function<void(Tx&)>* f = nullptr;
-  bool durable = true;
-  std::exception_ptr error;
-  bool published = false;
-  bool done = false;
-  std::condition_variable cv;  // its own, so that finishing a group wakes only its members
-};
-
-namespace {
-struct JobFailed {};
-}  // namespace
-
-// Runs the group in one transaction. First without savepoints (two statements fewer per job);
-// if a job throws, the whole attempt is rolled back and the group runs again with each job in
-// its own savepoint, so that only the failing job loses its changes.
-void Database::run_group(std::vector<Job*>& jobs) {
-  soci::session& s = *writer_;
-  CacheScope scope(s, writer_cache_.get());
-  // A group of lazy writes only commits without fsync; the next durable commit syncs the WAL
-  // up to and including it.
-  bool full = options_.durability == Durability::kFull;
-  bool lazy = full && std::none_of(jobs.begin(), jobs.end(), [](const Job* j) { return j->durable; });
-  auto& commits = full && !lazy ? db_stats().durable_commits : db_stats().lazy_commits;
-  struct Relaxed {
-    soci::session& s;
-    bool on;
-    Relaxed(soci::session& session, bool relax) : s(session), on(relax) {
-      if (on) s << "PRAGMA synchronous=NORMAL";
-    }
-    ~Relaxed() {
-      if (!on) return;
-      try {
-        s << "PRAGMA synchronous=FULL";
-      } catch (...) {
-      }
-    }
-  } relaxed(s, lazy);
-  if (jobs.size() == 1) {  // nothing to separate: the transaction is the job's
-    Job* job = jobs.front();
-    try {
-      s << "BEGIN IMMEDIATE";
-      Tx tx(s);
-      (*job->f)(tx);
-      tx.flush();
-      s << "COMMIT";
-      commits.fetch_add(1, std::memory_order_relaxed);
-      job->published = tx.published_any();
-    } catch (...) {
-      job->error = std::current_exception();
-      job->published = false;
-      try {
-        s << "ROLLBACK";
-      } catch (...) {
-      }
-    }
-    return;
-  }
-  for (bool isolate : {false, true}) {
-    try {
-      s << "BEGIN IMMEDIATE";
-      for (Job* job : jobs) {
-        job->error = nullptr;
-        job->published = false;
-        if (isolate) s << "SAVEPOINT job";
-        Tx tx(s);
-        try {
-          (*job->f)(tx);
-          tx.flush();
-          if (isolate) s << "RELEASE SAVEPOINT job";
-          job->published = tx.published_any();
-        } catch (...) {
-          if (!isolate) throw JobFailed{};
-          job->error = std::current_exception();
-          s << "ROLLBACK TO SAVEPOINT job";  // throws if SQLite already rolled back everything
-          s << "RELEASE SAVEPOINT job";
-        }
-      }
-      s << "COMMIT";
-      commits.fetch_add(1, std::memory_order_relaxed);
-      return;
-    } catch (const JobFailed&) {
-      try {
-        s << "ROLLBACK";
-      } catch (...) {
-      }
-    } catch (...) {
-      // The transaction itself failed: nothing of this group is stored.
-      try {
-        s << "ROLLBACK";
-      } catch (...) {
-      }
-      auto err = std::current_exception();
-      for (Job* job : jobs) {
-        if (!job->error) job->error = err;
-        job->published = false;
-      }
-      return;
-    }
-  }
-}
-
 void Database::run_write(const std::function<void(Tx&)>& f, bool durable) {
-  bool notify = false;
-  if (sqlite_) {
-    Job job;
-    job.f = &f;
-    job.durable = durable;
-    std::unique_lock lock(queue_mu_);
-    queue_.push_back(&job);
-    while (!job.done) {
-      if (leader_active_) {
-        job.cv.wait(lock);
-        continue;
-      }
-      // Lead: take everything queued so far and commit it as one transaction.
-      leader_active_ = true;
-      std::vector<Job*> group;
-      group.swap(queue_);
-      lock.unlock();
-      run_group(group);
-      lock.lock();
-      for (Job* j : group) {
-        j->done = true;
-        notify = notify || j->published;
-        if (j != &job) j->cv.notify_one();
-      }
-      leader_active_ = false;
-      // The first of those who queued meanwhile leads the next group.
-      if (!queue_.empty()) queue_.front()->cv.notify_one();
-    }
-    lock.unlock();
-    if (job.error) std::rethrow_exception(job.error);
-  } else {
-    // Concurrent transactions may collide (a unique key inserted by both, a serialization
-    // failure, a deadlock, an optimistic version check): the loser runs again and then sees
-    // the winner's row, e.g. a duplicate Idempotency-Key replays the first order.
-    // A connection the server dropped (a restart, a failover) is opened again and the
-    // transaction runs again, unless it was lost during COMMIT: then whether it committed is
-    // unknown, and the caller gets Unavailable (503) instead of a possible double effect.
-    for (int attempt = 1;; ++attempt) {
-      Lease lease(*this);
-      soci::session& s = lease.session();
-      ensure_connected(s, lease.cache());
-      CacheScope scope(s, &lease.cache());
-      bool committing = false;
-      auto rollback = [&s] {
-        try {
-          s << "ROLLBACK";
-        } catch (...) {
-        }
-      };
-      try {
-        s << "BEGIN";
-        if (!durable) s << "SET LOCAL synchronous_commit TO OFF";
-        Tx tx(s);
-        f(tx);
-        tx.flush();
-        committing = true;
-        s << "COMMIT";
-        (durable ? db_stats().durable_commits : db_stats().lazy_commits).fetch_add(1, std::memory_order_relaxed);
-        notify = tx.published_any();
-        break;
-      } catch (const soci::soci_error& e) {
-        rollback();
-        Failure failure = classify(s, e);
-        if (failure == Failure::kLost && !committing && attempt < 2) continue;
-        if (failure != Failure::kRace || attempt >= kAttempts) rethrow_as(failure, e);
-        backoff(attempt);
-      } catch (const Conflict&) {
-        rollback();
-        if (attempt >= kAttempts) throw;
-        backoff(attempt);
-      } catch (...) {
-        rollback();
-        throw;
-      }
-    }
-  }
+  bool notify = sqlite_ ? write_sqlite(f, durable) : write_postgres(f, durable);
   if (notify && listener_) listener_();
 }
 
 void Database::run_read(const std::function<void(soci::session&)>& f) {
-  if (sqlite_) {
-    Lease lease(*this);
-    CacheScope scope(lease.session(), &lease.cache());
-    f(lease.session());
-    return;
-  }
-  for (int attempt = 1;; ++attempt) {
-    Lease lease(*this);
-    soci::session& s = lease.session();
-    ensure_connected(s, lease.cache());
-    CacheScope scope(s, &lease.cache());
-    try {
-      f(s);
-      return;
-    } catch (const soci::soci_error& e) {
-      Failure failure = classify(s, e);
-      if (failure == Failure::kLost && attempt < 2) continue;  // a read is safe to run again
-      rethrow_as(failure, e);
-    }
-  }
+  if (!sqlite_) return read_postgres(f);
+  Lease lease(*this);
+  CacheScope scope(lease.session(), &lease.cache());
+  f(lease.session());
 }
 
 long long Database::prune_inbox(long long before_ms, int chunk) {
@@ -506,13 +234,6 @@ long long Database::prune_inbox(long long before_ms, int chunk) {
     });
   }
   return total;
-}
-
-bool is_race(const std::exception& e) {
-  auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-  if (!pg) return false;
-  std::string state = pg->sqlstate();
-  return state == "23505" || state == "40001" || state == "40P01";
 }
 
 std::string_view for_update(soci::session& s, bool lock) {

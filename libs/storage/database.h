@@ -152,6 +152,12 @@ class Database {
  private:
   void run_write(const std::function<void(Tx&)>& f, bool durable = true);
   void run_read(const std::function<void(soci::session&)>& f);
+  // The two backends' halves (database_sqlite.cpp, database_postgres.cpp). The writes return
+  // whether the transaction published messages.
+  static void configure_sqlite();
+  bool write_sqlite(const std::function<void(Tx&)>& f, bool durable);
+  bool write_postgres(const std::function<void(Tx&)>& f, bool durable);
+  void read_postgres(const std::function<void(soci::session&)>& f);
   void open_session(soci::session& s);
   void ensure_connected(soci::session& s, StmtCache& cache);  // PostgreSQL: reconnects a dropped session or throws Unavailable
   // A pooled connection and its statement cache, given back when it goes out of scope.

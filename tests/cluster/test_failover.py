@@ -15,7 +15,7 @@ import harness  # noqa: E402
 from harness import OmsCluster, OmsTestCase, item, wait_for  # noqa: E402
 
 SETTLE = 120  # a killed replica's unacknowledged messages come back after the 10 s AckWait
-SERVICES = ("order", "inventory", "payment", "fulfillment", "saga", "notification")
+SERVICES = harness.service_names()
 
 
 class ClusterCase(OmsTestCase):

@@ -8,7 +8,8 @@ scalars, comments) that `MiniYaml` below parses; anything outside that subset is
 the manifests stay simple enough to be checked here.
 
 The most important check cross-examines the binary: every OMS_* variable used anywhere in deploy/
-must be listed by `$OMS_BIN serve --help`, so the manifests cannot drift from the program.
+must be listed by `$OMS_BIN serve --help`, and the services and their ports are the ones
+`$OMS_BIN services` lists, so the manifests cannot drift from the program.
 """
 
 import configparser
@@ -23,8 +24,16 @@ import unittest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-PORTS = {"gateway": 8080, "order": 8081, "payment": 8082, "inventory": 8083,
-         "notification": 8084, "saga": 8085, "fulfillment": 8086}
+
+
+def catalog_ports():
+    """Each service's default port, as the binary lists them (`oms services`, from services/catalog.cpp)."""
+    binary = os.environ.get("OMS_BIN") or str(ROOT / "build" / "oms")
+    out = subprocess.run([binary, "services"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    return {f[0]: int(f[1]) for f in (line.split("\t") for line in out.splitlines() if line.strip())}
+
+
+PORTS = {"gateway": 8080, **catalog_ports()}
 BACKENDS = sorted(set(PORTS) - {"gateway"})
 OMS_VAR = re.compile(r"\bOMS_[A-Z0-9_]+\b")
 

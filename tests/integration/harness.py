@@ -60,6 +60,12 @@ def oms_bin():
     return os.path.abspath(path)
 
 
+def service_names():
+    """The services, in the binary's own words (`oms services`; the list is services/catalog.cpp)."""
+    out = subprocess.run([oms_bin(), "services"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    return tuple(line.split("\t")[0] for line in out.splitlines() if line.strip())
+
+
 # --------------------------------------------------------------------------- JSON helpers
 
 def dumps(value):

@@ -4,9 +4,9 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import OmsTestCase  # noqa: E402
+from harness import OmsTestCase, service_names  # noqa: E402
 
-SERVICES = ["order", "inventory", "payment", "fulfillment", "saga", "notification"]
+SERVICES = service_names()
 
 
 class AdminTest(OmsTestCase):

@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "libs/bus/inproc_bus.h"
-#include "libs/bus/relay.h"
 #include "libs/http/router.h"
 #include "libs/runtime/context.h"
 #include "libs/storage/tests/postgres_server.h"
 #include "services/catalog.h"
+#include "services/host.h"
 
 namespace oms {
 namespace {
@@ -31,27 +31,17 @@ class SagaOnPostgres : public ::testing::Test {
       storage::DbOptions o;
       o.url = pg_.url("oms_" + name);
       o.pool_size = 3;
-      auto db = std::make_unique<storage::Database>(o);
-      auto relay = std::make_unique<bus::Relay>(*db, bus_, name);
-      db->set_commit_listener([r = relay.get()] { r->notify(); });
-      runtime::ServiceContext ctx{*db, bus_, router_, settings_, metrics_};
-      backgrounds_.push_back(svc.reg(ctx));
-      dbs_.push_back(std::move(db));
-      relays_.push_back(std::move(relay));
+      hosts_.push_back(std::make_unique<services::Host>(svc, o, bus_, router_, settings_, metrics_));
+      hosts_.back()->install();
     }
     bus_.start();
-    for (auto& r : relays_) r->start();
-    for (auto& b : backgrounds_)
-      if (b.start) b.start();
+    for (auto& h : hosts_) h->start();
   }
 
   void TearDown() override {
-    for (auto& b : backgrounds_)
-      if (b.stop) b.stop();
-    for (auto& r : relays_) r->stop();
+    for (auto& h : hosts_) h->stop();
     bus_.stop();
-    relays_.clear();
-    dbs_.clear();
+    hosts_.clear();
   }
 
   http::Response call(std::string method, std::string path, std::string body = {},
@@ -96,9 +86,7 @@ class SagaOnPostgres : public ::testing::Test {
   runtime::Metrics metrics_;
   bus::InProcBus bus_;
   http::Router router_;
-  std::vector<std::unique_ptr<storage::Database>> dbs_;
-  std::vector<std::unique_ptr<bus::Relay>> relays_;
-  std::vector<runtime::Background> backgrounds_;
+  std::vector<std::unique_ptr<services::Host>> hosts_;
 };
 
 TEST_F(SagaOnPostgres, OrderCompletesIsReplayedCancelsAndFails) {
