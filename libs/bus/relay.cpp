@@ -1,5 +1,6 @@
 #include "libs/bus/relay.h"
 
+#include "libs/core/after_response.h"
 #include "libs/core/clock.h"
 #include "libs/core/log.h"
 #include "libs/storage/statement.h"
@@ -39,6 +40,8 @@ void Relay::wake() {
 void Relay::notify() {
   if (!bus_.publish_returns_at_once() || stopping_ || t_in_pass == this) return wake();
   again_ = true;
+  // Answering a request: publish once the response is on its way, still on this thread.
+  if (core::AfterResponse::defer(this, [this] { notify(); })) return;
   // Publish here, on the committing thread. If a pass is running elsewhere, it sees again_ and
   // goes round once more; nobody waits for it.
   while (again_.load() && pass_mu_.try_lock()) {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "libs/core/after_response.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
 #include "libs/http/json.h"
@@ -95,27 +96,19 @@ struct Server::Impl {
       Request req = to_request(msg, peer);
       unsigned version = msg.version();
       in_flight.fetch_add(1);
+      Response res;
       // Run the (blocking) handler on the worker pool, then resume here on the I/O thread.
-      Response res = co_await asio::co_spawn(
-          workers,
-          [this, &req]() -> asio::awaitable<Response> {
-            try {
-              // Every database stores text as UTF-8 (PostgreSQL rejects anything else): a URL
-              // that does not decode to UTF-8 is the client's error, whatever route it is for.
-              if (!valid_utf8(req.path)) co_return problem(400, "the URL path is not valid UTF-8", "");
-              for (const auto& [k, v] : req.query)
-                if (!valid_utf8(k) || !valid_utf8(v)) co_return problem(400, "the query string is not valid UTF-8", "");
-              co_return handle(req);
-            } catch (const InvalidInput& e) {
-              co_return problem(400, e.what(), req.path);
-            } catch (const Unavailable& e) {
-              log::warn({"http", req.request_id}, std::string("unavailable: ") + e.what());
-              co_return problem(503, e.what(), req.path);
-            } catch (const std::exception& e) {
-              log::error({"http", req.request_id}, std::string("unhandled: ") + e.what());
-              Response r = problem(500, "internal error", req.path);
-              co_return r;
-            }
+      // What the handler deferred (core::AfterResponse) runs on the worker once the response
+      // is handed over.
+      co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+          [this, &req, &res](auto resume) {
+            asio::post(workers, [this, &req, &res, resume = std::move(resume)]() mutable {
+              core::AfterResponse after;
+              res = run_handler(req);
+              auto io_ex = asio::get_associated_executor(resume);
+              asio::post(io_ex, std::move(resume));  // req and res may be gone from here on
+              after.run();
+            });
           },
           asio::use_awaitable);
       in_flight.fetch_sub(1);
@@ -125,6 +118,25 @@ struct Server::Impl {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  Response run_handler(Request& req) {
+    try {
+      // Every database stores text as UTF-8 (PostgreSQL rejects anything else): a URL that does
+      // not decode to UTF-8 is the client's error, whatever route it is for.
+      if (!valid_utf8(req.path)) return problem(400, "the URL path is not valid UTF-8", "");
+      for (const auto& [k, v] : req.query)
+        if (!valid_utf8(k) || !valid_utf8(v)) return problem(400, "the query string is not valid UTF-8", "");
+      return handle(req);
+    } catch (const InvalidInput& e) {
+      return problem(400, e.what(), req.path);
+    } catch (const Unavailable& e) {
+      log::warn({"http", req.request_id}, std::string("unavailable: ") + e.what());
+      return problem(503, e.what(), req.path);
+    } catch (const std::exception& e) {
+      log::error({"http", req.request_id}, std::string("unhandled: ") + e.what());
+      return problem(500, "internal error", req.path);
+    }
   }
 
   asio::awaitable<void> accept_loop() {
