@@ -259,6 +259,14 @@ def derive(rec):
         f["keepup_backlog"] = ke["orders_created"] - terminal(ke)
         if f["keepup_offered"]:
             f["keepup_backlog_s"] = f["keepup_backlog"] / f["keepup_offered"]
+    ow, op = rec.get("overload_wrk"), rec.get("overload_probe")
+    f["overload_rps"] = g(ow, "requests_per_s")
+    f["overload_ok_rps"] = g(ow, "ok_per_s")
+    if ow and ow.get("requests"):
+        f["overload_shed_pct"] = 100.0 * (ow.get("non_2xx_by_status") or {}).get("503", 0) / ow["requests"]
+    f["overload_probe_ok_p99"] = g(op, "ok_latency_ms", "p99")
+    if op and op.get("completed"):
+        f["overload_probe_shed_pct"] = 100.0 * op["status"].get("503", 0) / op["completed"]
     for phase in ("paced", "idle"):
         a, b = rec.get("cost_%s0" % phase), rec.get("cost_%s1" % phase)
         if a and b:
@@ -310,6 +318,11 @@ ROWS = [
     ("keepup_p99", "keep-up: POST p99 (from scheduled send)", "%.2f ms"),
     ("keepup_backlog", "keep-up: saga backlog when the paced run ended", "%d"),
     ("keepup_backlog_s", "keep-up: that backlog in seconds of the offered rate (keeps up when < 1)", "%.2f s"),
+    ("overload_rps", "overload (wrk, 4x the connections): requests/s answered", "%.0f /s"),
+    ("overload_ok_rps", "overload: orders accepted/s (201)", "%.0f /s"),
+    ("overload_shed_pct", "overload: share shed with 503", "%.1f %%"),
+    ("overload_probe_ok_p99", "overload: p99 of accepted POSTs (a 50/s probe beside wrk)", "%.2f ms"),
+    ("overload_probe_shed_pct", "overload: the probe's share of 503s", "%.1f %%"),
     ("cost_paced_statements", "cost per saga under paced load: SQL statements (BEGIN/COMMIT included)", "%.1f"),
     ("cost_paced_durable_commits", "cost per saga under paced load: durable commits (≈ fsyncs / WAL flushes)", "%.2f"),
     ("cost_paced_lazy_commits", "cost per saga under paced load: lazy commits (no fsync of their own)", "%.2f"),

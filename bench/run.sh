@@ -6,7 +6,7 @@
 #                [--threads T] [--connections C] [--warmup S] [--paced-threads N]
 #                [--drain-idle S] [--drain-max S] [--out FILE] [--keep]
 #                [--no-nginx] [--no-paced] [--oms-arg ARG]...
-#                [--idle-probe] [--keep-up R]
+#                [--idle-probe] [--keep-up R] [--overload]
 #
 # --mode cluster measures distributed mode instead: scripts/cluster up (PostgreSQL, nats-server,
 # one `oms serve` process per service and replica, all on this machine); --durability does not
@@ -37,6 +37,8 @@ DO_NGINX=1
 DO_PACED=1
 IDLE_PROBE=0
 KEEP_UP=""
+OVERLOAD=0
+OVERLOAD_PENDING=2000
 OMS_EXTRA=()
 PRODUCT=bench-1
 PRICE=1.00
@@ -64,6 +66,7 @@ while [[ $# -gt 0 ]]; do
     --no-paced) DO_PACED=0; shift ;;
     --idle-probe) IDLE_PROBE=1; shift ;;
     --keep-up) KEEP_UP=$2; shift 2 ;;
+    --overload) OVERLOAD=1; shift ;;
     --oms-arg) OMS_EXTRA+=("$2"); shift 2 ;;
     --oms) OMS_BIN=$2; shift 2 ;;
     -h|--help) usage 0 ;;
@@ -112,6 +115,7 @@ OMS_PID=""
 NGINX_PID=""
 CHILD_PID=""
 SAMPLER_PID=""
+PROBE_PID=""
 FAILED=1
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -136,6 +140,7 @@ cleanup() {
   local rc=$?
   [[ -z "$SAMPLER_PID" ]] || { kill -TERM "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; }
   [[ -z "$CHILD_PID" ]] || { kill -TERM "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; }
+  [[ -z "$PROBE_PID" ]] || { kill -TERM "$PROBE_PID" 2>/dev/null || true; wait "$PROBE_PID" 2>/dev/null || true; }
   stop_pid "$OMS_PID" oms; OMS_PID=""
   stop_cluster
   stop_pid "$NGINX_PID" nginx; NGINX_PID=""
@@ -248,9 +253,9 @@ start_oms() {  # start_oms DIR -> sets OMS_PID, OMS_URL
   fi
 }
 
-run_wrk() {  # run_wrk URL OUTFILE DURATION
+run_wrk() {  # run_wrk URL OUTFILE DURATION [CONNECTIONS]
   OMS_BENCH_PRODUCT=$PRODUCT OMS_BENCH_PRICE=$PRICE \
-    child wrk -t"$THREADS" -c"$CONNS" -d"${3}s" --timeout 10s --latency -s "$LUA" "$1" >"$2" 2>&1 || {
+    child wrk -t"$THREADS" -c"${4:-$CONNS}" -d"${3}s" --timeout 10s --latency -s "$LUA" "$1" >"$2" 2>&1 || {
       log "wrk failed:"; cat "$2" >&2; exit 1; }
   grep -q '^{"bench":"create_orders"' "$2" || { log "wrk printed no result line:"; cat "$2" >&2; exit 1; }
 }
@@ -394,6 +399,32 @@ for ((r = 1; r <= REPEAT; r++)); do
     echo "OMS_TOKEN=<token> python3 bench/paced.py --url $OMS_URL --rate $KEEP_UP --duration $DURATION --threads $PACED_THREADS --product $PRODUCT --price $PRICE   # then: benchlib.py snapshot (backlog)" >>"$CMDS"
     log "  keep-up at $KEEP_UP/s: $(short "$RD/keepup.json"); then $(short "$RD/keepup_drain.json")"
     keys+=(--key "keepup=$RD/keepup.json" --key "keepup_end=$RD/keepup_end.json")
+  fi
+
+  # ---- overload: a fresh oms whose admission control sheds beyond OVERLOAD_PENDING pending orders
+  # (about 1 s of work); wrk closed loop with 4x the connections; a 50/s paced probe beside it
+  # measures what an accepted client waits
+  if [[ $OVERLOAD = 1 ]]; then
+    stop_pid "$OMS_PID" oms; OMS_PID=""
+    stop_cluster
+    saved_extra=("${OMS_EXTRA[@]}")
+    OMS_EXTRA+=(--max-pending-orders "$OVERLOAD_PENDING")
+    start_oms "$RD/oms_overload"
+    OMS_EXTRA=("${saved_extra[@]}")
+    echo "${OMS_CMD[*]}   # the overload phase's own oms" >>"$CMDS"
+    TOKEN=$($LIB login "$OMS_URL" bench)
+    export OMS_TOKEN=$TOKEN
+    $LIB create-product "$OMS_URL" "$TOKEN" "$PRODUCT" "$STOCK" "$PRICE" >/dev/null
+    python3 "$PACED" --url "$OMS_URL" --rate 50 --duration "$DURATION" --threads 8 \
+      --product "$PRODUCT" --price "$PRICE" --label overload_probe >"$RD/overload_probe.json" &
+    PROBE_PID=$!
+    run_wrk "$OMS_URL" "$RD/overload_wrk.txt" "$DURATION" $((CONNS * 4))
+    wait "$PROBE_PID"; PROBE_PID=""
+    child $LIB drain "$OMS_URL" --idle "$DRAIN_IDLE" --max "$DRAIN_MAX" >"$RD/overload_drain.json"
+    echo "$(wrk_cmd_text "$OMS_URL" "$DURATION" | sed "s/-c$CONNS /-c$((CONNS * 4)) /")   # with, at the same time:" >>"$CMDS"
+    echo "OMS_TOKEN=<token> python3 bench/paced.py --url $OMS_URL --rate 50 --duration $DURATION --threads 8 --product $PRODUCT --price $PRICE" >>"$CMDS"
+    log "  overload: $(short "$RD/overload_wrk.txt"); probe $(short "$RD/overload_probe.json")"
+    keys+=(--key "overload_wrk=$RD/overload_wrk.txt" --key "overload_probe=$RD/overload_probe.json")
   fi
 
   stop_pid "$OMS_PID" oms; OMS_PID=""
