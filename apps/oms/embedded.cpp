@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 int run_embedded(const runtime::Settings& settings) {
   fs::path dir = settings.data_dir;
-  fs::create_directories(dir);
+  secure_data_dir(settings.data_dir);
   std::string secret = settings.jwt_secret.empty() ? load_or_create_secret(dir) : settings.jwt_secret;
   auth::JwtCodec jwt(secret, "oms", settings.token_ttl_s);
 

@@ -44,9 +44,20 @@ int poll_stop_signal(const sigset_t& signals, std::chrono::milliseconds timeout)
   return sig > 0 ? sig : 0;
 }
 
+void secure_data_dir(const std::string& dir_name) {
+  fs::path dir = dir_name;
+  ::umask(0077);  // whatever this process creates from now on: files 0600, directories 0700
+  fs::create_directories(dir);
+  // A directory or files made by an earlier version (0755 / 0644) are closed too: they hold
+  // customers' emails and the token secret.
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) fs::permissions(e.path(), fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+}
+
 std::string load_or_create_secret(const std::string& dir_name) {
   fs::path dir = dir_name;
-  fs::create_directories(dir);
+  secure_data_dir(dir_name);
   fs::path file = dir / "jwt.secret";
   if (fs::exists(file)) {
     std::ifstream in(file);

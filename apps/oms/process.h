@@ -25,6 +25,10 @@ const char* signal_name(int sig);
 // Waits up to `timeout` for a stop signal; returns its number, or 0 when none came.
 int poll_stop_signal(const sigset_t& signals, std::chrono::milliseconds timeout);
 
+// Creates the data directory if need be and closes it to other users: the directory 0700, its
+// files 0600, and the process's umask 077 for everything it creates afterwards (SQLite files).
+void secure_data_dir(const std::string& dir);
+
 // The HS256 secret: generated once and kept in `dir`/jwt.secret (0600), so tokens survive restarts.
 std::string load_or_create_secret(const std::string& dir);
 

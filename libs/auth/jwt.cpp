@@ -2,9 +2,11 @@
 
 #include <jwt.h>
 
+#include <boost/json.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace oms::auth {
@@ -42,6 +44,20 @@ std::string JwtCodec::issue(std::string_view subject, std::int64_t now_s) const 
   return token;
 }
 
+std::string JwtCodec::sign(const std::string& claims_json) const {
+  jwt_t* raw = nullptr;
+  if (jwt_new(&raw) != 0) throw std::runtime_error("jwt_new failed");
+  JwtPtr j(raw);
+  if (jwt_add_grants_json(j.get(), claims_json.c_str()) ||
+      jwt_set_alg(j.get(), JWT_ALG_HS256, key_bytes(secret_), static_cast<int>(secret_.size())))
+    throw std::invalid_argument("claims must be a JSON object");
+  char* out = jwt_encode_str(j.get());
+  if (!out) throw std::runtime_error("jwt_encode_str failed");
+  std::string token(out);
+  free(out);
+  return token;
+}
+
 Result<std::string> JwtCodec::verify(std::string_view token, std::int64_t now_s) const {
   if (token.empty() || token.size() > 4096) return fail(Errc::kUnauthorized, "malformed token");
   std::string t(token);
@@ -51,15 +67,34 @@ Result<std::string> JwtCodec::verify(std::string_view token, std::int64_t now_s)
     return fail(Errc::kUnauthorized, "invalid token");
   JwtPtr j(raw);
   if (jwt_get_alg(j.get()) != JWT_ALG_HS256) return fail(Errc::kUnauthorized, "unsupported alg");
-  const char* iss = jwt_get_grant(j.get(), "iss");
-  if (!iss || issuer_ != iss) return fail(Errc::kUnauthorized, "wrong issuer");
-  errno = 0;
-  long exp = jwt_get_grant_int(j.get(), "exp");
-  if (errno != 0) return fail(Errc::kUnauthorized, "token has no exp");
-  if (exp <= now_s) return fail(Errc::kUnauthorized, "token expired");
-  const char* sub = jwt_get_grant(j.get(), "sub");
-  if (!sub || !valid_user_id(sub)) return fail(Errc::kUnauthorized, "token has no valid sub");
-  return std::string(sub);
+  // The claims as JSON: libjwt's integer getter refuses a NumericDate with a fraction, which
+  // RFC 7519 (section 2) allows.
+  std::unique_ptr<char, decltype(&free)> text(jwt_get_grants_json(j.get(), nullptr), &free);
+  boost::system::error_code ec;
+  boost::json::value claims = text ? boost::json::parse(text.get(), ec) : boost::json::value();
+  if (ec || !claims.is_object()) return fail(Errc::kUnauthorized, "invalid token");
+  const auto& c = claims.get_object();
+  const auto* iss = c.if_contains("iss");
+  if (!iss || !iss->is_string() || issuer_ != iss->get_string()) return fail(Errc::kUnauthorized, "wrong issuer");
+  auto date = [&c](const char* name) -> std::optional<double> {
+    const auto* v = c.if_contains(name);
+    if (!v || !v->is_number()) return std::nullopt;
+    return v->to_number<double>();
+  };
+  auto exp = date("exp");
+  if (!exp) return fail(Errc::kUnauthorized, "token has no exp");
+  if (*exp <= static_cast<double>(now_s)) return fail(Errc::kUnauthorized, "token expired");
+  for (const char* name : {"nbf", "iat"}) {
+    if (!c.contains(name)) continue;
+    auto at = date(name);
+    if (!at) return fail(Errc::kUnauthorized, std::string("token's ") + name + " is not a NumericDate");
+    // A token that is not valid yet, or says it was issued later than now (beyond clock skew).
+    if (*at > static_cast<double>(now_s + kClockSkewSeconds))
+      return fail(Errc::kUnauthorized, std::string(name[0] == 'n' ? "token not valid yet" : "token issued in the future"));
+  }
+  const auto* sub = c.if_contains("sub");
+  if (!sub || !sub->is_string() || !valid_user_id(sub->get_string())) return fail(Errc::kUnauthorized, "token has no valid sub");
+  return std::string(sub->get_string());
 }
 
 bool valid_user_id(std::string_view user) {

@@ -1,6 +1,8 @@
 #pragma once
 // HS256 JSON Web Tokens (libjwt). Verification insists on HS256 with our key, a matching issuer
-// and an unexpired `exp`: libjwt alone would accept `alg: none` and does not check `exp`.
+// and an unexpired `exp`: libjwt alone would accept `alg: none` and does not check `exp`. `nbf`
+// and `iat`, when present, may not lie in the future beyond kClockSkewSeconds; every date may be
+// fractional (a NumericDate).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,11 +11,15 @@
 
 namespace oms::auth {
 
+inline constexpr std::int64_t kClockSkewSeconds = 60;
+
 class JwtCodec {
  public:
   JwtCodec(std::string secret, std::string issuer, std::int64_t ttl_seconds);
 
   std::string issue(std::string_view subject, std::int64_t now_s) const;
+  // Signs exactly these claims (a JSON object), for tools and tests that need odd tokens.
+  std::string sign(const std::string& claims_json) const;
   // The token's subject, or kUnauthorized with a reason.
   Result<std::string> verify(std::string_view token, std::int64_t now_s) const;
   std::int64_t ttl_seconds() const { return ttl_; }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace oms::contracts {
@@ -45,8 +46,9 @@ struct ReserveInventory {
   static constexpr std::string_view kSubject = "inventory.reserve";
   std::string orderId;
   std::vector<Line> items;
+  std::optional<std::string> currency;  // the order's; absent in messages of before (then USD)
 };
-BOOST_DESCRIBE_STRUCT(ReserveInventory, (), (orderId, items))
+BOOST_DESCRIBE_STRUCT(ReserveInventory, (), (orderId, items, currency))
 
 struct ReleaseInventory {
   static constexpr std::string_view kSubject = "inventory.release";
@@ -185,9 +187,29 @@ std::string encode(const T& m) {
   return boost::json::serialize(boost::json::value_from(m));
 }
 
+namespace detail {
+template <class T>
+struct is_optional : std::false_type {};
+template <class U>
+struct is_optional<std::optional<U>> : std::true_type {};
+}  // namespace detail
+
+// Decodes a message. A std::optional member the payload lacks is read as empty: Boost.JSON
+// (1.81) refuses a described struct with any key missing, and an older producer's messages lack
+// the fields added since (the compatibility rule at the top of this file).
 template <class T>
 T decode(std::string_view payload) {
-  return boost::json::value_to<T>(boost::json::parse(payload));
+  boost::json::value v = boost::json::parse(payload);
+  if constexpr (boost::describe::has_describe_members<T>::value) {
+    if (auto* o = v.if_object()) {
+      boost::mp11::mp_for_each<boost::describe::describe_members<T, boost::describe::mod_public>>([o](auto d) {
+        using M = std::remove_cvref_t<decltype(std::declval<T&>().*d.pointer)>;
+        if constexpr (detail::is_optional<M>::value)
+          if (!o->contains(d.name)) o->emplace(d.name, nullptr);
+      });
+    }
+  }
+  return boost::json::value_to<T>(v);
 }
 
 // Writes the message to a transaction's outbox (storage::Tx, or anything with the same publish):

@@ -7,6 +7,9 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
+#include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "libs/core/ids.h"
 
@@ -38,9 +41,11 @@ std::string_view title_of(int status) {
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return status >= 500 ? "Internal Server Error" : "Error";
   }
@@ -90,17 +95,39 @@ class Handler {
 
   boost::json::value_stack st;
   std::string number;
+  // The keys of each open object, to refuse a key given twice: Boost.JSON would keep one of the
+  // two silently, and a body that means two things must not mean either (issue 8).
+  std::vector<std::unordered_set<std::string>> keys;
+  std::string key, duplicate;
 
   bool on_document_begin(boost::system::error_code&) { return true; }
   bool on_document_end(boost::system::error_code&) { return true; }
   bool on_array_begin(boost::system::error_code&) { return true; }
   bool on_array_end(std::size_t n, boost::system::error_code&) { st.push_array(n); return true; }
-  bool on_object_begin(boost::system::error_code&) { return true; }
-  bool on_object_end(std::size_t n, boost::system::error_code&) { st.push_object(n); return true; }
+  bool on_object_begin(boost::system::error_code&) { keys.emplace_back(); return true; }
+  bool on_object_end(std::size_t n, boost::system::error_code&) {
+    keys.pop_back();
+    st.push_object(n);
+    return true;
+  }
   bool on_string_part(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_chars(s); return true; }
   bool on_string(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_string(s); return true; }
-  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_chars(s); return true; }
-  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) { st.push_key(s); return true; }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key.append(s.data(), s.size());
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    key.append(s.data(), s.size());
+    if (!keys.back().insert(key).second) {
+      duplicate = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      ec = boost::json::error::syntax;
+      return false;
+    }
+    key.clear();
+    st.push_key(s);
+    return true;
+  }
   bool on_number_part(boost::json::string_view s, boost::system::error_code&) { number.append(s.data(), s.size()); return true; }
   bool on_int64(std::int64_t i, boost::json::string_view, boost::system::error_code&) { number.clear(); st.push_int64(i); return true; }
   bool on_uint64(std::uint64_t u, boost::json::string_view, boost::system::error_code&) { number.clear(); st.push_uint64(u); return true; }
@@ -169,6 +196,8 @@ Result<boost::json::value> parse_body(const Request& req, bool optional) {
   boost::system::error_code ec;
   std::size_t n = parser.write_some(false, req.body.data(), req.body.size(), ec);
   if (!ec && n != req.body.size()) ec = boost::json::error::extra_data;
+  if (const std::string& dup = parser.handler().duplicate; !dup.empty())
+    return fail(Errc::kInvalid, "duplicate key \"" + dup + "\" in the JSON body");
   if (ec) return fail(Errc::kInvalid, "malformed JSON body: " + ec.message());
   return parser.handler().st.release();
 }

@@ -14,7 +14,8 @@ namespace oms::http {
 using Headers = std::vector<std::pair<std::string, std::string>>;  // names lower-case
 
 struct Request {
-  std::string method;                                   // "GET", "POST", ...
+  std::string method;                                   // "GET", "POST", ... (a HEAD arrives as GET)
+  bool head = false;                                    // it was a HEAD: answered like GET, no body
   std::string target;                                   // as received: path and query, encoded
   std::string path;                                     // percent-decoded, no query
   std::map<std::string, std::string> query;             // percent-decoded

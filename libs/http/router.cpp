@@ -64,6 +64,7 @@ Response Router::dispatch(Request& req) const {
     if (!match(r.segments, parts, nullptr)) continue;
     if (r.method != req.method) {
       if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+      if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
       continue;
     }
     int params = 0;
@@ -79,7 +80,7 @@ Response Router::dispatch(Request& req) const {
     return best->handler(req);
   }
   if (!allow.empty()) {
-    Response r = problem(405, "method " + req.method + " is not allowed on " + req.path, req.path);
+    Response r = problem(405, "method " + (req.head ? std::string("HEAD") : req.method) + " is not allowed on " + req.path, req.path);
     r.set_header("Allow", allow);
     return r;
   }

@@ -49,8 +49,8 @@ struct Server::Impl {
     return r;
   }
 
-  static bhttp::response<bhttp::string_body> to_beast(Response&& res, unsigned version,
-                                                       bool keep_alive) {
+  static bhttp::response<bhttp::string_body> to_beast(Response&& res, unsigned version, bool keep_alive,
+                                                       bool head) {
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
     out.set(bhttp::field::server, "oms");
     out.set(bhttp::field::content_type, res.content_type);
@@ -58,6 +58,11 @@ struct Server::Impl {
     out.body() = std::move(res.body);
     out.keep_alive(keep_alive);
     out.prepare_payload();
+    if (head) {  // the GET's headers, Content-Length included, and no body (RFC 9110 9.3.2)
+      auto length = out.body().size();
+      out.body().clear();
+      out.content_length(length);
+    }
     return out;
   }
 
@@ -83,18 +88,34 @@ struct Server::Impl {
         break;
       if (ec) {
         // The request could not be read as HTTP: answer once, then close the connection.
-        int status = ec == bhttp::error::body_limit ? 413 : 400;
-        std::string detail = status == 413 ? "request body exceeds 1 MiB" : "malformed HTTP request: " + ec.message();
+        int status = 400;
+        std::string detail = "malformed HTTP request: " + ec.message();
+        if (ec == bhttp::error::body_limit) {
+          status = 413;
+          detail = "request body exceeds 1 MiB";
+        } else if (ec == bhttp::error::header_limit) {
+          // The parser takes the request line as soon as it is whole: if it has none, the line
+          // alone was over the limit, i.e. the URL.
+          bool long_url = parser.get().target().empty();
+          status = long_url ? 414 : 431;
+          detail = long_url ? "the URL exceeds 16 KiB" : "the request's header fields exceed 16 KiB";
+        }
         Response res = problem(status, detail, "");
         res.set_header("X-Request-Id", new_uuid());
-        auto out = to_beast(std::move(res), 11, false);
-        co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+        auto out = to_beast(std::move(res), 11, false, false);
+        auto [wec, wn] = co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+        if (!wec && status == 413) co_await discard_rest(stream);
         break;
       }
       auto& msg = parser.get();
       bool keep_alive = msg.keep_alive() && !stopping.load();
       Request req = to_request(msg, peer);
       unsigned version = msg.version();
+      // HEAD is GET without the body, on every GET route (and forwarded upstream as a GET).
+      if (req.method == "HEAD") {
+        req.method = "GET";
+        req.head = true;
+      }
       in_flight.fetch_add(1);
       Response res;
       // Run the (blocking) handler on the worker pool, then resume here on the I/O thread.
@@ -112,12 +133,27 @@ struct Server::Impl {
           },
           asio::use_awaitable);
       in_flight.fetch_sub(1);
-      auto out = to_beast(std::move(res), version, keep_alive);
+      auto out = to_beast(std::move(res), version, keep_alive, req.head);
       auto [wec, wn] = co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
       if (wec || !keep_alive) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // After a 413 the client may still be sending the body it announced; closing with unread data
+  // would reset the connection, and a client that writes its whole body before reading would see
+  // the reset instead of the 413. Read and drop what comes, up to 16 MiB or 5 s, then close.
+  static asio::awaitable<void> discard_rest(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(5));
+    std::vector<char> sink(64 * 1024);
+    for (std::size_t total = 0; total < (16u << 20);) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      total += n;
+    }
   }
 
   Response run_handler(Request& req) {

@@ -15,8 +15,8 @@ std::optional<http::Response> ops_endpoint(const http::Request& req, const std::
   const std::string& p = req.path;
   if (p != "/healthz" && p != "/readyz" && p != "/metrics") return std::nullopt;
   if (req.method != "GET") {
-    auto r = http::problem(405, "only GET is allowed", p);
-    r.set_header("Allow", "GET");
+    auto r = http::problem(405, "only GET (and HEAD) is allowed", p);
+    r.set_header("Allow", "GET, HEAD");
     return r;
   }
   http::Response r;

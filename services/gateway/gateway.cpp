@@ -107,6 +107,22 @@ Gateway::Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Met
   if (options_.rate_limit_rps > 0) limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_rps);
 }
 
+// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive (RFC 9110
+// 11.1) and may be followed by more than one space; nothing else may follow the token.
+std::optional<std::string_view> bearer_token(std::optional<std::string_view> header) {
+  if (!header) return std::nullopt;
+  std::string_view h = *header;
+  constexpr std::string_view kScheme = "bearer";
+  if (h.size() <= kScheme.size() || h[kScheme.size()] != ' ') return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(h[i])) != kScheme[i]) return std::nullopt;
+  h.remove_prefix(kScheme.size());
+  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+  if (h.empty() || h.find(' ') != std::string_view::npos) return std::nullopt;
+  return h;
+}
+
 http::Response Gateway::handle(http::Request& req) {
   req.request_id = runtime::request_id_of(req);
   log::RequestScope scope(req.request_id);
@@ -141,10 +157,9 @@ http::Response Gateway::route(http::Request& req) {
   if (p != "/api" && p.rfind("/api/", 0) != 0) return http::problem(404, "no route for " + p, p);
 
   // Authentication first: without a valid token even an unknown route is a 401.
-  auto auth = req.header("authorization");
-  if (!auth || auth->size() < 7 || !(auth->substr(0, 7) == "Bearer " || auth->substr(0, 7) == "bearer "))
-    return http::problem(401, "a Bearer token is required", p);
-  auto user = jwt_.verify(auth->substr(7), now_ms() / 1000);
+  auto token = bearer_token(req.header("authorization"));
+  if (!token) return http::problem(401, "a Bearer token is required", p);
+  auto user = jwt_.verify(*token, now_ms() / 1000);
   if (!user) return http::problem(401, user.error().detail, p);
   if (limiter_ && (!limiter_->allow("u:" + *user, now_ms()) || !limiter_->allow("a:" + req.peer, now_ms())))
     return http::problem(429, "rate limit exceeded", p);

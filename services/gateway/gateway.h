@@ -5,7 +5,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +28,9 @@ struct GatewayOptions {
 // (the text of each service replica's /metrics), sample by sample (counters and histogram
 // buckets add up). Each process's own /metrics stays available for per-replica scraping.
 std::string merge_metrics(const std::string& own, const std::vector<std::string>& services);
+
+// The token of an `Authorization` header value of the Bearer scheme (case-insensitive), or none.
+std::optional<std::string_view> bearer_token(std::optional<std::string_view> header);
 
 class RateLimiter {
  public:

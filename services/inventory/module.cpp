@@ -49,16 +49,18 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const 
     const bus::Message* m;
     std::string order_id;
     std::vector<domain::Line> lines;  // ReserveInventory
+    std::string currency{domain::kCatalogCurrency};  // ReserveInventory (absent before issue 8: USD)
     std::string tracking;
   };
   std::vector<In> in;
   std::vector<std::string> order_ids;
   for (const auto* m : msgs) {
-    In i{m, {}, {}, {}};
+    In i{m, {}, {}, std::string(domain::kCatalogCurrency), {}};
     if (m->subject == c::ReserveInventory::kSubject) {
       auto cmd = c::decode<c::ReserveInventory>(m->payload);
       i.order_id = cmd.orderId;
       i.lines = lines_of(cmd.items);
+      if (cmd.currency) i.currency = *cmd.currency;
     } else if (m->subject == c::ReleaseInventory::kSubject) {
       i.order_id = c::decode<c::ReleaseInventory>(m->payload).orderId;
     } else if (m->subject == c::ShipmentDispatched::kSubject) {
@@ -107,7 +109,7 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const 
           c::emit(tx, c::InventoryRejected{i.order_id, state == "RELEASED" ? "CANCELLED: released before reservation" : "REJECTED"});
         continue;
       }
-      if (auto reason = domain::reserve(products, i.lines, now)) {
+      if (auto reason = domain::reserve(products, i.lines, now, i.currency)) {
         put(i.order_id, {"REJECTED", i.lines});
         c::emit(tx, c::InventoryRejected{i.order_id, *reason});
         log::info({"inventory", {}, i.order_id}, "reservation refused: " + *reason);

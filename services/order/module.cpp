@@ -171,7 +171,7 @@ http::Response create_order(storage::Database& db, runtime::Metrics& metrics, Ba
     // The key, the order and the outbox row commit together; a concurrent duplicate waits for
     // the writer lock (SQLite) or the key's primary key (PostgreSQL) and then replays.
     if (auto prior = adapters::find_key(tx.sql, req.user_id, key_s)) {
-      if (prior->request != canonical)
+      if (!domain::same_request(prior->request, canonical))
         return {422, "", prior->order_id};
       return {prior->status, prior->body, prior->order_id, true};
     }
@@ -213,8 +213,7 @@ http::Response list_orders(storage::Database& db, http::Request& req, std::optio
     q.status = std::string(*st);
   }
   if (email) {
-    std::transform(email->begin(), email->end(), email->begin(), [](unsigned char ch) { return std::tolower(ch); });
-    q.email_lower = *email;
+    q.email_lower = domain::email_key(*email);
   }
   auto orders = db.read([&](soci::session& sql) { return adapters::list(sql, q); });
   std::string body = "[";

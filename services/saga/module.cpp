@@ -74,7 +74,7 @@ void apply(storage::Tx& tx, Slot& slot, const Effects& fx, runtime::Metrics& met
     std::vector<c::Line> lines;
     for (const auto& i : s.items) lines.push_back({i.product_id, i.quantity, i.price_minor});
     switch (cmd) {
-      case Command::kReserve: c::emit(tx, c::ReserveInventory{s.order_id, lines}); break;
+      case Command::kReserve: c::emit(tx, c::ReserveInventory{s.order_id, lines, s.currency}); break;
       case Command::kRelease: c::emit(tx, c::ReleaseInventory{s.order_id}); break;
       case Command::kAuthorize:
         c::emit(tx, c::AuthorizePayment{s.order_id, s.amount_minor, s.currency});

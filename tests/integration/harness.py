@@ -284,6 +284,7 @@ class OmsProcess:
         self.tmp = tempfile.mkdtemp(prefix="oms-it-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         os.makedirs(self.data_dir, exist_ok=True)
+        self.gateway_data_dir = self.data_dir  # where the gateway keeps its JWT secret
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
         self.stdout_lines = []
         self.proc = None
@@ -477,8 +478,14 @@ class OmsProcess:
                     if o is not None:
                         out[oid] = o
             return len(out) == len(order_ids)
-        wait_for(check, timeout, interval=0.1,
-                 message="%d orders to settle (%d did)" % (len(order_ids), len(out)))
+        try:
+            wait_for(check, timeout, interval=0.1, message="%d orders to settle" % len(order_ids))
+        except AssertionError as e:
+            left = [oid for oid in order_ids if oid not in out]
+            first = self.request("GET", "/api/orders/" + left[0], token=token, timeout=10)
+            saga = self.request("GET", "/api/sagas/" + left[0], token=token, timeout=10)
+            raise AssertionError("%s: %d of %d settled; the first that did not: %r\nits saga: %r" % (
+                e, len(out), len(order_ids), first, saga)) from None
         return out
 
     def wait_status(self, token, order_id, status, timeout=DEFAULT_WAIT):
@@ -549,11 +556,12 @@ class OmsProcess:
 class OmsCluster(OmsProcess):
     """A distributed deployment started by scripts/cluster in the test's temp directory
     (PostgreSQL and nats-server on free loopback ports, CLUSTER_REPLICAS replicas per service).
-    Extra args go to every oms process. The data dir is the cluster dir: the gateway keeps its
-    JWT secret there, as `oms run` does in its data dir."""
+    Extra args go to every oms process. The data dir is the cluster dir; the gateway's own data
+    dir (its JWT secret, as `oms run` keeps it in its data dir) is gateway/ inside it."""
 
     def __init__(self, extra_args=(), env=None, data_dir=None, name="oms", replicas=None):
         super().__init__(extra_args, env, data_dir, name)
+        self.gateway_data_dir = os.path.join(self.data_dir, "gateway")
         # the postgres user needs to traverse into it when the tests run as root
         os.chmod(self.tmp, 0o711)
         self.replicas = replicas or CLUSTER_REPLICAS

@@ -6,6 +6,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import OmsTestCase, jwt_parts, make_jwt, b64url, wait_for, _q  # noqa: E402
 import hashlib  # noqa: E402
 import hmac  # noqa: E402
@@ -114,10 +115,36 @@ class LoginTest(OmsTestCase):
         self.assertProblem(self.oms.request("GET", "/api/no-such-route", token=self.token), 404)
 
     def test_secret_file_in_data_dir(self):
-        path = os.path.join(self.oms.data_dir, "jwt.secret")
+        path = os.path.join(self.oms.gateway_data_dir, "jwt.secret")
         self.assertTrue(os.path.isfile(path), "expected generated secret at " + path)
         mode = stat.S_IMODE(os.stat(path).st_mode)
         self.assertEqual(mode, 0o600, "jwt.secret mode is %o" % mode)
+
+    def test_data_dir_and_its_files_are_private(self):
+        # They hold customers' emails and the token secret: 0700 and 0600, even though the
+        # directory existed (0755) before oms started. (Distributed: the gateway's data dir.)
+        d = self.oms.gateway_data_dir
+        self.assertEqual(stat.S_IMODE(os.stat(d).st_mode), 0o700, d)
+        names = sorted(os.listdir(d))
+        if harness.MODE == "embedded":
+            self.assertIn("order.db", names)
+            self.assertIn("order.db-wal", names)
+        for name in names:
+            path = os.path.join(d, name)
+            if os.path.isfile(path) and (harness.MODE == "embedded" or name == "jwt.secret"):
+                with self.subTest(name):
+                    self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, name)
+
+    def test_bearer_scheme_is_case_insensitive(self):
+        for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+            with self.subTest(scheme):
+                r = self.oms.request("GET", "/api/orders?limit=1",
+                                     headers={"Authorization": scheme + " " + self.token})
+                self.assertOk(r)
+        for header in ("Basic " + self.token, "Bearer", "Bearer " + self.token + " extra"):
+            with self.subTest(header[:12]):
+                self.assertProblem(self.oms.request("GET", "/api/orders?limit=1",
+                                                    headers={"Authorization": header}), 401)
 
 
 SECRET = "integration-test-secret-0123456789abcdef"
@@ -153,6 +180,28 @@ class ConfiguredSecretTest(OmsTestCase):
         r = self.oms.request("GET", "/api/orders", token=token)
         self.assertProblem(r, 401)
         self.assertTrue(r.headers.get("www-authenticate", "").startswith("Bearer"), r)
+
+    def test_dates_may_be_fractional(self):
+        now = time.time()
+        token = make_jwt({"sub": "frac", "iat": now, "nbf": now - 0.5, "exp": now + 600.25,
+                          "iss": "oms"}, SECRET)
+        self.assertOk(self.oms.request("GET", "/api/orders?limit=1", token=token))
+
+    def test_not_before_is_enforced(self):
+        now = int(time.time())
+        early = make_jwt({"sub": "early", "nbf": now + 3600, "exp": now + 7200, "iss": "oms"}, SECRET)
+        r = self.oms.request("GET", "/api/orders", token=early)
+        self.assertProblem(r, 401)
+        self.assertIn("not valid yet", r.body["detail"])
+        skew = make_jwt({"sub": "skew", "nbf": now + 20, "exp": now + 7200, "iss": "oms"}, SECRET)
+        self.assertOk(self.oms.request("GET", "/api/orders?limit=1", token=skew))
+
+    def test_issued_in_the_future_is_401(self):
+        now = int(time.time())
+        token = make_jwt({"sub": "future", "iat": now + 3600, "exp": now + 7200, "iss": "oms"}, SECRET)
+        r = self.oms.request("GET", "/api/orders", token=token)
+        self.assertProblem(r, 401)
+        self.assertIn("future", r.body["detail"])
 
     def test_wrong_secret_is_401(self):
         now = int(time.time())

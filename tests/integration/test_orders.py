@@ -96,15 +96,32 @@ class OrdersTest(OmsTestCase):
         self.assertNotIn("someFutureField", o)
 
     def test_other_currency(self):
-        r = self.oms.create_order(self.token, [item(self.p50, 1, "50.00")], currency="EUR")
+        # A product without a catalog price takes the client's price, in any currency.
+        free = self.oms.new_product(self.token, 10)
+        r = self.oms.create_order(self.token, [item(free, 1, "50.00")], currency="EUR")
         o = self.assertOk(r, 201)
         self.assertEqual(o["currency"], "EUR")
         done = self.oms.wait_settled(self.token, o["orderId"])
+        self.assertEqual(done["status"], "COMPLETED", done)
         self.assertEqual(done["currency"], "EUR")
-        if done["status"] == "COMPLETED":
-            pay = self.assertOk(self.oms.request("GET", "/api/payments/order/" + o["orderId"],
-                                                 token=self.token))
-            self.assertEqual(pay["currency"], "EUR")
+        pay = self.assertOk(self.oms.request("GET", "/api/payments/order/" + o["orderId"],
+                                             token=self.token))
+        self.assertEqual(pay["currency"], "EUR")
+        self.assertMoney(pay["amount"], "50.00")
+
+    def test_a_catalog_price_is_in_the_catalog_currency(self):
+        # p50 costs 50.00 USD: 50.00 EUR (or XXX) is another price, and nothing stays reserved.
+        before = self.oms.product(self.token, self.p50)
+        for currency in ("EUR", "XXX"):
+            with self.subTest(currency=currency):
+                r = self.oms.create_order(self.token, [item(self.p50, 1, "50.00")], currency=currency)
+                o = self.assertOk(r, 201)
+                done = self.oms.wait_settled(self.token, o["orderId"])
+                self.assertEqual(done["status"], "FAILED", done)
+                self.assertEqual(done["failureReason"], "PRICE_MISMATCH: " + self.p50, done)
+        after = self.oms.product(self.token, self.p50)
+        self.assertEqual(after["availableQuantity"], before["availableQuantity"])
+        self.assertEqual(after["reservedQuantity"], before["reservedQuantity"])
 
     def test_get_unknown_order_404(self):
         r = self.oms.request("GET", "/api/orders/" + str(uuid.uuid4()), token=self.token)
@@ -200,10 +217,10 @@ class OrdersTest(OmsTestCase):
 
     def test_sagas_notifications_and_tasks_page_with_before(self):
         email = unique_email()
-        placed = [self.oms.place_order(self.token, [item(self.p50, 1, "50.00")], email=email)["orderId"]
-                  for _ in range(3)]
-        for oid in placed:
-            self.oms.wait_status(self.token, oid, "COMPLETED")
+        placed = []
+        for _ in range(3):  # one after the other: each saga creates its task in this order
+            placed.append(self.oms.place_order(self.token, [item(self.p50, 1, "50.00")], email=email)["orderId"])
+            self.oms.wait_status(self.token, placed[-1], "COMPLETED")
         sagas = self.assertOk(self.oms.request("GET", "/api/sagas?limit=1000&before=" + placed[2], token=self.token))
         ids = [s["orderId"] for s in sagas]
         self.assertNotIn(placed[2], ids)

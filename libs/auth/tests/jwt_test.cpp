@@ -148,6 +148,38 @@ TEST_F(JwtTest, InvalidSubjectRejected) {
   EXPECT_FALSE(codec.verify(blank, kNow).has_value());
 }
 
+TEST_F(JwtTest, DatesMayBeFractional) {
+  auto r = codec.verify(codec.sign(R"({"sub":"alice","iss":"oms","iat":1800000000.25,"exp":1800003600.5})"), kNow);
+  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  EXPECT_EQ(*r, "alice");
+  auto late = codec.verify(codec.sign(R"({"sub":"alice","iss":"oms","exp":1800000000.5})"), kNow + 1);
+  ASSERT_FALSE(late.has_value());
+  EXPECT_NE(late.error().detail.find("expired"), std::string::npos) << late.error().detail;
+}
+
+TEST_F(JwtTest, NotBeforeIsEnforcedWithClockSkew) {
+  auto claims = [](std::int64_t nbf) {
+    return R"({"sub":"alice","iss":"oms","exp":)" + std::to_string(kNow + 3600) + R"(,"nbf":)" + std::to_string(nbf) + "}";
+  };
+  EXPECT_TRUE(codec.verify(codec.sign(claims(kNow)), kNow).has_value());
+  EXPECT_TRUE(codec.verify(codec.sign(claims(kNow + kClockSkewSeconds)), kNow).has_value());
+  auto early = codec.verify(codec.sign(claims(kNow + kClockSkewSeconds + 1)), kNow);
+  ASSERT_FALSE(early.has_value());
+  EXPECT_NE(early.error().detail.find("not valid yet"), std::string::npos) << early.error().detail;
+}
+
+TEST_F(JwtTest, IssuedInTheFutureIsRefused) {
+  auto claims = [](std::int64_t iat) {
+    return R"({"sub":"alice","iss":"oms","exp":)" + std::to_string(kNow + 86400) + R"(,"iat":)" + std::to_string(iat) + "}";
+  };
+  EXPECT_TRUE(codec.verify(codec.sign(claims(kNow + 30)), kNow).has_value());
+  auto future = codec.verify(codec.sign(claims(kNow + 3600)), kNow);
+  ASSERT_FALSE(future.has_value());
+  EXPECT_NE(future.error().detail.find("future"), std::string::npos) << future.error().detail;
+  EXPECT_FALSE(codec.verify(codec.sign(R"({"sub":"alice","iss":"oms","exp":1900000000,"iat":"yesterday"})"), kNow));
+  EXPECT_FALSE(codec.verify(codec.sign(R"({"sub":"alice","iss":"oms","exp":"1900000000"})"), kNow));
+}
+
 TEST(JwtCodecCtor, ShortSecretRefused) {
   EXPECT_THROW(JwtCodec("short", "oms", 60), std::invalid_argument);
 }

@@ -92,6 +92,26 @@ TEST(ParseBody, ModerateNestingAccepted) {
   EXPECT_TRUE(r.has_value());
 }
 
+TEST(ParseBody, ADuplicateKeyIsRefusedByName) {
+  // Top level, and inside an array's object: the body could mean either value, so it means neither.
+  for (const char* body : {R"({"customerEmail":"a@x.io","customerEmail":"b@x.io"})",
+                           R"({"items":[{"productId":"p","quantity":1,"quantity":9}]})"}) {
+    auto r = parse_body(body_request(body, "application/json"));
+    ASSERT_FALSE(r.has_value()) << body;
+    EXPECT_EQ(status_of(r.error().code), 400);
+    EXPECT_NE(r.error().detail.find("duplicate key"), std::string::npos) << r.error().detail;
+  }
+  auto dup = parse_body(body_request(R"({"quantity":1,"quantity":2})", "application/json"));
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_NE(dup.error().detail.find("\"quantity\""), std::string::npos) << dup.error().detail;
+}
+
+TEST(ParseBody, TheSameKeyInDifferentObjectsIsFine) {
+  auto r = parse_body(body_request(R"({"a":{"a":1},"items":[{"q":1},{"q":2}]})", "application/json"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->as_object().at("items").as_array().size(), 2u);
+}
+
 // ---- parse_limit ----
 
 TEST(ParseBody, NumbersWithMoreThanTwoDecimalsBecomeNaN) {

@@ -7,11 +7,11 @@
 namespace oms::inventory::domain {
 
 std::optional<std::string> reserve(std::map<std::string, Product>& products, const std::vector<Line>& lines,
-                                   std::int64_t now) {
+                                   std::int64_t now, std::string_view currency) {
   for (const auto& l : lines) {
     auto it = products.find(l.product_id);
     if (it == products.end()) return "PRODUCT_NOT_FOUND: " + l.product_id;
-    if (it->second.price_minor && *it->second.price_minor != l.price_minor)
+    if (it->second.price_minor && (*it->second.price_minor != l.price_minor || currency != kCatalogCurrency))
       return "PRICE_MISMATCH: " + l.product_id;
   }
   // Lines of one product count together (the order service refuses duplicates, but the rule

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libs/core/error.h"
@@ -24,11 +25,16 @@ struct Line {
   std::int64_t price_minor;
 };
 
+// The currency of every catalog price. A line for a product with a catalog price must be in it:
+// 50.00 EUR is not the price of a product that costs 50.00 USD (docs/DECISIONS.md "Currency").
+inline constexpr std::string_view kCatalogCurrency = "USD";
+
 // Checks every line against the products (found in `products` by id) and, when all pass, moves
 // the quantities from available to reserved. On failure nothing changes and the reason is
-// "PRODUCT_NOT_FOUND: id", "PRICE_MISMATCH: id" or "INSUFFICIENT_STOCK: id".
+// "PRODUCT_NOT_FOUND: id", "PRICE_MISMATCH: id" (another price, or another currency than the
+// catalog's) or "INSUFFICIENT_STOCK: id". `currency` is the order's.
 std::optional<std::string> reserve(std::map<std::string, Product>& products, const std::vector<Line>& lines,
-                                   std::int64_t now);
+                                   std::int64_t now, std::string_view currency = kCatalogCurrency);
 void release(std::map<std::string, Product>& products, const std::vector<Line>& lines, std::int64_t now);
 // Dispatch: the reserved units leave the warehouse.
 void commit(std::map<std::string, Product>& products, const std::vector<Line>& lines, std::int64_t now);

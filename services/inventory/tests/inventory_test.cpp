@@ -81,6 +81,18 @@ TEST(Reserve, PriceMismatchNamesTheProduct) {
   EXPECT_EQ(c["B"].reserved, 0);
 }
 
+TEST(Reserve, ACatalogPriceIsInTheCatalogCurrency) {
+  Catalog c = catalog();
+  // A's catalog price is 10.00 USD: 10.00 EUR (or XXX) is another price.
+  EXPECT_EQ(reserve(c, {{"A", 1, 1000}}, 200, "EUR"), std::optional<std::string>("PRICE_MISMATCH: A"));
+  EXPECT_EQ(reserve(c, {{"A", 1, 1000}}, 200, "XXX"), std::optional<std::string>("PRICE_MISMATCH: A"));
+  EXPECT_EQ(c["A"].reserved, 0);
+  EXPECT_EQ(reserve(c, {{"A", 1, 1000}}, 200, "USD"), std::nullopt);
+  // A product without a catalog price takes the client's price in any currency.
+  EXPECT_EQ(reserve(c, {{"FREE", 1, 1000}}, 201, "EUR"), std::nullopt);
+  expect_invariant(c);
+}
+
 TEST(Reserve, NullCatalogPriceAcceptsAnyPrice) {
   Catalog c = catalog();
   EXPECT_EQ(reserve(c, {{"FREE", 1, 1}}, 200), std::nullopt);

@@ -36,11 +36,6 @@ constexpr const char* kColumns =
     " inventory_status, fulfillment_status, failure_reason, cancel_requested, saga_version,"
     " created_ms, updated_ms, completed_ms, cancelled_ms, cancel_seq";
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 Order from_stmt(const storage::Stmt& r) {
   Order o;
   o.order_id = r.str(0);
@@ -93,7 +88,7 @@ void insert(soci::session& sql, const Order& o) {
                       "INSERT INTO orders (order_id, user_id, customer_email, email_lower, items, total_minor,"
                       " currency, status, payment_status, inventory_status, cancel_requested, cancel_seq, saga_version,"
                       " created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
-  st->text(0, o.order_id).text(1, o.user_id).text(2, o.customer_email).text(3, lower(o.customer_email));
+  st->text(0, o.order_id).text(1, o.user_id).text(2, o.customer_email).text(3, domain::email_key(o.customer_email));
   st->text(4, contracts::encode(lines)).integer(5, o.total.minor).text(6, o.currency).text(7, o.status);
   st->text(8, o.payment_status).text(9, o.inventory_status).integer(10, o.cancel_requested ? 1 : 0);
   st->integer(11, o.cancel_seq).integer(12, o.saga_version).integer(13, o.created_ms).integer(14, o.updated_ms);

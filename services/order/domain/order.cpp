@@ -64,6 +64,23 @@ std::string canonical(const NewOrder& o) {
   return s;
 }
 
+std::string email_key(std::string_view email) {
+  std::string k(email);
+  for (auto& c : k)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return k;
+}
+
+bool same_request(std::string_view a, std::string_view b) {
+  auto split = [](std::string_view s) {  // the email is the first line
+    auto nl = s.find('\n');
+    return std::pair{s.substr(0, nl), nl == std::string_view::npos ? std::string_view{} : s.substr(nl)};
+  };
+  auto [ea, ra] = split(a);
+  auto [eb, rb] = split(b);
+  return ra == rb && email_key(ea) == email_key(eb);
+}
+
 Order create(std::string order_id, std::string user_id, NewOrder n, std::int64_t now) {
   Order o;
   o.order_id = std::move(order_id);

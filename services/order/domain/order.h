@@ -39,6 +39,12 @@ bool valid_idempotency_key(std::string_view key);
 // The validated content in one canonical string: equal requests give equal strings whatever the
 // key order, white space or number format of the JSON they came in.
 std::string canonical(const NewOrder& o);
+// The one rule for the case of an email: ASCII letters compare case-insensitively, everything
+// else exactly (no Unicode case folding). Lookups by email and the Idempotency-Key check both
+// use it. email_key is the form stored for lookups.
+std::string email_key(std::string_view email);
+// Whether two canonical() strings are the same request under that rule.
+bool same_request(std::string_view a, std::string_view b);
 
 struct Order {
   std::string order_id, user_id, customer_email;

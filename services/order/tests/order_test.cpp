@@ -180,6 +180,23 @@ TEST(Canonical, EqualForSameContent) {
   EXPECT_EQ(canonical(*validate(explicit_usd)), canonical(*a));
 }
 
+TEST(Canonical, EmailCaseIsOneRuleForRetriesAndLookups) {
+  Draft lower = good_draft(), upper = good_draft(), other = good_draft();
+  lower.customer_email = "alice@example.com";
+  upper.customer_email = "Alice@EXAMPLE.com";
+  other.customer_email = "alicia@example.com";
+  std::string a = canonical(*validate(lower)), b = canonical(*validate(upper));
+  EXPECT_TRUE(same_request(a, b));  // a retry that only changed the case is the same order
+  EXPECT_TRUE(same_request(b, a));
+  EXPECT_FALSE(same_request(a, canonical(*validate(other))));
+  Draft more = upper;
+  more.items[0].quantity += 1;
+  EXPECT_FALSE(same_request(a, canonical(*validate(more))));  // the rest still compares exactly
+  EXPECT_EQ(email_key("Alice@EXAMPLE.com"), "alice@example.com");
+  // Only ASCII letters fold (the rule lookups have always used): "Ä" stays "Ä".
+  EXPECT_EQ(email_key("\xc3\x84rger@example.com"), "\xc3\x84rger@example.com");
+}
+
 TEST(Canonical, DifferentForDifferentContent) {
   std::string base = canonical(*validate(good_draft()));
   auto changed = [&](auto mutate) {
