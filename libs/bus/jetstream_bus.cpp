@@ -48,6 +48,12 @@ struct JetStreamBus::Impl {
   std::vector<Subscription> subs;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
+  // Pull subscriptions of stopped fetch loops, destroyed only after the connection is closed:
+  // destroying one while the connection's reader thread is delivering a late fetch response to
+  // it is a use-after-free in cnats (nats.c issue 637; an ASan SEGV seen once at shutdown in
+  // tests/cluster/test_failover.py).
+  std::mutex retired_mu;
+  std::vector<natsSubscription*> retired;
   std::atomic<int> busy{0};
   std::atomic<bool> stream_ready{false};
   std::mutex stream_mu;    // one thread at a time creates the stream
@@ -160,7 +166,10 @@ struct JetStreamBus::Impl {
       natsMsgList_Destroy(&list);
       busy--;
     }
-    if (ns) natsSubscription_Destroy(ns);
+    if (ns) {
+      std::lock_guard lock(retired_mu);
+      retired.push_back(ns);
+    }
   }
 
   struct Slice {  // a part of a fetched natsMsgList
@@ -253,7 +262,14 @@ void JetStreamBus::close() {
   // process's life, since cnats callbacks may still use them.
   auto done = std::make_shared<std::promise<void>>();
   auto finished = done->get_future();
-  std::thread teardown([js = i.js, nc = i.nc, opts = i.opts, done] {
+  std::vector<natsSubscription*> subs;
+  {
+    std::lock_guard lock(i.retired_mu);
+    subs.swap(i.retired);
+  }
+  std::thread teardown([js = i.js, nc = i.nc, opts = i.opts, subs, done] {
+    if (nc) natsConnection_Close(nc);  // the reader thread ends: nothing is delivered any more
+    for (natsSubscription* ns : subs) natsSubscription_Destroy(ns);
     if (js) jsCtx_Destroy(js);
     if (nc) natsConnection_Destroy(nc);
     if (opts) natsOptions_Destroy(opts);
