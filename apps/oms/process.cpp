@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "libs/core/ids.h"
+#include "libs/core/log.h"
 
 namespace oms::app {
 
@@ -50,9 +51,17 @@ void secure_data_dir(const std::string& dir_name) {
   fs::create_directories(dir);
   // A directory or files made by an earlier version (0755 / 0644) are closed too: they hold
   // customers' emails and the token secret.
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) fs::permissions(e.path(), fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  // Only group and other lose their bits; links are not followed; a file this user may not
+  // change is reported, not fatal.
+  const auto others = fs::perms::group_all | fs::perms::others_all;
+  std::error_code ec;
+  fs::permissions(dir, others, fs::perm_options::remove, ec);
+  if (ec) log::warn({"oms"}, "cannot close the data directory " + dir.string() + ": " + ec.message());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (!e.is_regular_file(ec) || e.is_symlink(ec)) continue;
+    fs::permissions(e.path(), others, fs::perm_options::remove | fs::perm_options::nofollow, ec);
+    if (ec) log::warn({"oms"}, "cannot close " + e.path().string() + ": " + ec.message());
+  }
 }
 
 std::string load_or_create_secret(const std::string& dir_name) {

@@ -147,7 +147,10 @@ struct JetStreamBus::Impl {
         if (++errors == 1 || errors % 20 == 0)
           log::warn({sub.consumer}, "fetch " + subject + ": " + natsStatus_GetText(s));
         if (errors % 10 == 0) {
-          natsSubscription_Destroy(ns);
+          {
+            std::lock_guard lock(retired_mu);  // destroyed once the connection is closed (above)
+            retired.push_back(ns);
+          }
           ns = nullptr;
           stream_ready = false;
         }

@@ -2,7 +2,9 @@
 // Every command and event that crosses a service boundary: its subject and its JSON form.
 // Services depend on this module, never on each other. Field names are the JSON names; money is
 // always integer minor units; times are epoch milliseconds. Adding a field is compatible only if
-// it is std::optional (an old producer omits it); renaming or removing one is not.
+// it is std::optional (an old producer omits it; decode() of this version and later also ignores
+// fields it does not know); renaming or removing one is not. Versions before 2026-11-29 refuse
+// unknown fields: roll consumers out before producers (docs/OPERATIONS.md "Upgrades").
 #include <boost/describe.hpp>
 #include <boost/json.hpp>
 #include <cstdint>
@@ -192,23 +194,49 @@ template <class T>
 struct is_optional : std::false_type {};
 template <class U>
 struct is_optional<std::optional<U>> : std::true_type {};
+template <class T>
+struct vector_of : std::false_type {};
+template <class U>
+struct vector_of<std::vector<U>> : std::true_type {
+  using type = U;
+};
+
+// Makes a message written by another version fit T: members T does not know are dropped (a newer
+// producer), std::optional members the message lacks are added as null (an older producer), in
+// nested messages too. Boost.JSON (1.81) refuses a described struct unless its keys match exactly.
+template <class T>
+void fit(boost::json::value& v) {
+  if constexpr (boost::describe::has_describe_members<T>::value) {
+    auto* o = v.if_object();
+    if (!o) return;
+    using Ds = boost::describe::describe_members<T, boost::describe::mod_public>;
+    for (auto it = o->begin(); it != o->end();) {
+      bool known = false;
+      boost::mp11::mp_for_each<Ds>([&](auto d) { known = known || it->key() == d.name; });
+      it = known ? std::next(it) : o->erase(it);
+    }
+    boost::mp11::mp_for_each<Ds>([o](auto d) {
+      using M = std::remove_cvref_t<decltype(std::declval<T&>().*d.pointer)>;
+      auto* member = o->if_contains(d.name);
+      if constexpr (is_optional<M>::value) {
+        if (!member) o->emplace(d.name, nullptr);
+      } else if constexpr (vector_of<M>::value) {
+        if (member && member->is_array())
+          for (auto& e : member->get_array()) fit<typename vector_of<M>::type>(e);
+      } else if (member) {
+        fit<M>(*member);
+      }
+    });
+  }
+}
 }  // namespace detail
 
-// Decodes a message. A std::optional member the payload lacks is read as empty: Boost.JSON
-// (1.81) refuses a described struct with any key missing, and an older producer's messages lack
-// the fields added since (the compatibility rule at the top of this file).
+// Decodes a message, whichever version of the contracts wrote it (detail::fit): the
+// compatibility rule at the top of this file, in both directions.
 template <class T>
 T decode(std::string_view payload) {
   boost::json::value v = boost::json::parse(payload);
-  if constexpr (boost::describe::has_describe_members<T>::value) {
-    if (auto* o = v.if_object()) {
-      boost::mp11::mp_for_each<boost::describe::describe_members<T, boost::describe::mod_public>>([o](auto d) {
-        using M = std::remove_cvref_t<decltype(std::declval<T&>().*d.pointer)>;
-        if constexpr (detail::is_optional<M>::value)
-          if (!o->contains(d.name)) o->emplace(d.name, nullptr);
-      });
-    }
-  }
+  detail::fit<T>(v);
   return boost::json::value_to<T>(v);
 }
 

@@ -94,9 +94,11 @@ struct Server::Impl {
           status = 413;
           detail = "request body exceeds 1 MiB";
         } else if (ec == bhttp::error::header_limit) {
-          // The parser takes the request line as soon as it is whole: if it has none, the line
-          // alone was over the limit, i.e. the URL.
-          bool long_url = parser.get().target().empty();
+          // Parsed or not (Beast may wait for the whole header block), a request line that ended
+          // within the limit makes it the other header fields; otherwise it is the URL.
+          std::string_view unparsed(static_cast<const char*>(buffer.data().data()), buffer.size());
+          bool long_url = parser.get().target().empty() &&
+                          unparsed.substr(0, 16 * 1024).find("\r\n") == std::string_view::npos;
           status = long_url ? 414 : 431;
           detail = long_url ? "the URL exceeds 16 KiB" : "the request's header fields exceed 16 KiB";
         }
@@ -148,7 +150,7 @@ struct Server::Impl {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.expires_after(std::chrono::seconds(5));
-    std::vector<char> sink(64 * 1024);
+    std::vector<char> sink(8 * 1024);
     for (std::size_t total = 0; total < (16u << 20);) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
       if (ec) break;
@@ -171,6 +173,9 @@ struct Server::Impl {
       return problem(503, e.what(), req.path);
     } catch (const std::exception& e) {
       log::error({"http", req.request_id}, std::string("unhandled: ") + e.what());
+      return problem(500, "internal error", req.path);
+    } catch (...) {  // escaping a pool thread would end the process
+      log::error({"http", req.request_id}, "unhandled non-standard exception");
       return problem(500, "internal error", req.path);
     }
   }
