@@ -3,7 +3,6 @@
 // commit), its routes and its background work. `oms run` hosts the six on one in-process bus,
 // `oms serve` one on JetStream, and the all-services test six on PostgreSQL: one composition
 // for all three, in one order.
-#include <memory>
 #include <string>
 
 #include "libs/bus/relay.h"
@@ -29,20 +28,18 @@ class Host {
   void start();
   // Timers first, then the relay (what it has not published stays in the outbox for next time).
   void stop();
-  bool idle() const { return relay_->idle(); }  // nothing waiting to be published
+  bool idle() const { return relay_.idle(); }  // nothing waiting to be published
 
-  storage::Database& db() { return *db_; }
-  const std::string& name() const { return name_; }
+  storage::Database& db() { return db_; }
 
  private:
   const Hosted& service_;
-  std::string name_;
   bus::Bus& bus_;
   http::Router& router_;
   const runtime::Settings& settings_;
   runtime::Metrics& metrics_;
-  std::unique_ptr<storage::Database> db_;
-  std::unique_ptr<bus::Relay> relay_;
+  storage::Database db_;  // before the relay, which uses it
+  bus::Relay relay_;
   runtime::Background background_;
   bool started_ = false;
 };

@@ -66,7 +66,6 @@ void secure_data_dir(const std::string& dir_name) {
 
 std::string load_or_create_secret(const std::string& dir_name) {
   fs::path dir = dir_name;
-  secure_data_dir(dir_name);
   fs::path file = dir / "jwt.secret";
   if (fs::exists(file)) {
     std::ifstream in(file);

@@ -30,6 +30,7 @@ int poll_stop_signal(const sigset_t& signals, std::chrono::milliseconds timeout)
 void secure_data_dir(const std::string& dir);
 
 // The HS256 secret: generated once and kept in `dir`/jwt.secret (0600), so tokens survive restarts.
+// The caller has made `dir` private (secure_data_dir).
 std::string load_or_create_secret(const std::string& dir);
 
 // Prints "oms listening on http://HOST:PORT" on stdout (the line scripts and tests wait for).

@@ -174,7 +174,11 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
 
 int run_gateway(const runtime::Settings& settings, const ServeOptions& options) {
   sigset_t signals = block_stop_signals();
-  std::string secret = settings.jwt_secret.empty() ? load_or_create_secret(settings.data_dir) : settings.jwt_secret;
+  std::string secret = settings.jwt_secret;
+  if (secret.empty()) {
+    secure_data_dir(settings.data_dir);
+    secret = load_or_create_secret(settings.data_dir);
+  }
   auth::JwtCodec jwt(secret, "oms", settings.token_ttl_s);
   runtime::Metrics metrics;
 

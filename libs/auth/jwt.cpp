@@ -29,19 +29,8 @@ JwtCodec::JwtCodec(std::string secret, std::string issuer, std::int64_t ttl_seco
 }
 
 std::string JwtCodec::issue(std::string_view subject, std::int64_t now_s) const {
-  jwt_t* raw = nullptr;
-  if (jwt_new(&raw) != 0) throw std::runtime_error("jwt_new failed");
-  JwtPtr j(raw);
-  std::string sub(subject);
-  if (jwt_add_grant(j.get(), "sub", sub.c_str()) || jwt_add_grant(j.get(), "iss", issuer_.c_str()) ||
-      jwt_add_grant_int(j.get(), "iat", now_s) || jwt_add_grant_int(j.get(), "exp", now_s + ttl_) ||
-      jwt_set_alg(j.get(), JWT_ALG_HS256, key_bytes(secret_), static_cast<int>(secret_.size())))
-    throw std::runtime_error("jwt encode setup failed");
-  char* out = jwt_encode_str(j.get());
-  if (!out) throw std::runtime_error("jwt_encode_str failed");
-  std::string token(out);
-  free(out);  // libjwt 1.10 allocates with malloc
-  return token;
+  boost::json::object claims{{"sub", subject}, {"iss", issuer_}, {"iat", now_s}, {"exp", now_s + ttl_}};
+  return sign(boost::json::serialize(claims));
 }
 
 std::string JwtCodec::sign(const std::string& claims_json) const {

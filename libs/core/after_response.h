@@ -16,9 +16,16 @@ namespace oms::core {
 class AfterResponse {
  public:
   AfterResponse() : outer_(current()) { current() = this; }
+  // Runs the queued work, outside the scope: what it commits runs its own follow-ups at once.
   ~AfterResponse() {
-    run();
     current() = outer_;
+    for (auto& [k, f] : work_) {
+      try {
+        f();
+      } catch (const std::exception&) {
+        // The deferred work has a fallback of its own (the relay's thread polls); never throw here.
+      }
+    }
   }
   AfterResponse(const AfterResponse&) = delete;
   AfterResponse& operator=(const AfterResponse&) = delete;
@@ -31,22 +38,6 @@ class AfterResponse {
       if (k == key) return true;
     s->work_.emplace_back(key, std::move(fn));
     return true;
-  }
-
-  // Runs the queued work (outside the scope: what it commits runs its own follow-ups at once).
-  void run() noexcept {
-    AfterResponse* self = current();
-    current() = outer_;
-    auto work = std::move(work_);
-    work_.clear();
-    for (auto& [k, f] : work) {
-      try {
-        f();
-      } catch (const std::exception&) {
-        // The deferred work has a fallback of its own (the relay's thread polls); never throw here.
-      }
-    }
-    current() = self;
   }
 
  private:

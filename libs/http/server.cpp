@@ -20,6 +20,8 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using asio::ip::tcp;
 
+constexpr std::size_t kHeaderLimit = 16 * 1024;  // request line and header fields
+
 struct Server::Impl {
   ServerOptions options;
   Handle handle;
@@ -78,7 +80,7 @@ struct Server::Impl {
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(options.body_limit);
-      parser.header_limit(16 * 1024);
+      parser.header_limit(kHeaderLimit);
       stream.expires_after(std::chrono::seconds(60));
       auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser,
                                                 asio::as_tuple(asio::use_awaitable));
@@ -98,7 +100,7 @@ struct Server::Impl {
           // within the limit makes it the other header fields; otherwise it is the URL.
           std::string_view unparsed(static_cast<const char*>(buffer.data().data()), buffer.size());
           bool long_url = parser.get().target().empty() &&
-                          unparsed.substr(0, 16 * 1024).find("\r\n") == std::string_view::npos;
+                          unparsed.substr(0, kHeaderLimit).find("\r\n") == std::string_view::npos;
           status = long_url ? 414 : 431;
           detail = long_url ? "the URL exceeds 16 KiB" : "the request's header fields exceed 16 KiB";
         }
@@ -122,7 +124,7 @@ struct Server::Impl {
       Response res;
       // Run the (blocking) handler on the worker pool, then resume here on the I/O thread.
       // What the handler deferred (core::AfterResponse) runs on the worker once the response
-      // is handed over.
+      // is handed over: at the end of the scope.
       co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
           [this, &req, &res](auto resume) {
             asio::post(workers, [this, &req, &res, resume = std::move(resume)]() mutable {
@@ -130,7 +132,6 @@ struct Server::Impl {
               res = run_handler(req);
               auto io_ex = asio::get_associated_executor(resume);
               asio::post(io_ex, std::move(resume));  // req and res may be gone from here on
-              after.run();
             });
           },
           asio::use_awaitable);

@@ -55,7 +55,7 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const 
   std::vector<In> in;
   std::vector<std::string> order_ids;
   for (const auto* m : msgs) {
-    In i{m, {}, {}, std::string(domain::kCatalogCurrency), {}};
+    In i{m};
     if (m->subject == c::ReserveInventory::kSubject) {
       auto cmd = c::decode<c::ReserveInventory>(m->payload);
       i.order_id = cmd.orderId;
