@@ -451,8 +451,18 @@ class OmsProcess:
             last = self.request("GET", "/api/orders/" + order_id, token=token)
             saga = self.request("GET", "/api/sagas/" + order_id, token=token)
             notes = self.request("GET", "/api/notifications?orderId=" + _q(order_id), token=token)
-            raise AssertionError("%s\nlast order: %r\nsaga: %r\nnotifications: %r" % (
-                e, last, saga, notes)) from None
+            raise AssertionError("%s\nlast order: %r\nsaga: %r\nnotifications: %r\n%s" % (
+                e, last, saga, notes, self.log_evidence(order_id))) from None
+
+    def log_evidence(self, order_id, n=40):
+        """What the logs say that may explain a stuck order: its own lines and every warning or
+        error (the last n of them), so that a failure seen once in CI can be understood."""
+        picked = []
+        for line in self.stderr_text().splitlines():
+            if order_id in line or '"level":"warn' in line or '"level":"error' in line:
+                picked.append(line[:400])
+        return "log lines about the order, warnings and errors (last %d of %d):\n%s" % (
+            min(n, len(picked)), len(picked), "\n".join(picked[-n:]))
 
     def settled_or_none(self, token, order_id):
         """The order if it is settled (see wait_settled), else None; None also while the
@@ -650,6 +660,10 @@ class OmsCluster(OmsProcess):
 
     def stderr_text(self):
         return self._logs()
+
+    def log_evidence(self, order_id, n=40):
+        return "oms processes running: %s\n%s" % (
+            sorted(self.oms_pids()), super().log_evidence(order_id, n))
 
     def stderr_tail(self, n=STDERR_TAIL):
         try:
