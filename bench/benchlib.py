@@ -2,7 +2,7 @@
 """Helpers for bench/run.sh (Python 3 standard library only; no curl/jq needed).
 
   benchlib.py freeport                                   print a free 127.0.0.1 TCP port
-  benchlib.py login URL USER                             print a bearer token
+  benchlib.py login URL USER [--password P]              print a bearer token (staff: with the operator password)
   benchlib.py create-product URL TOKEN ID STOCK PRICE    POST /api/inventory, print the status
   benchlib.py snapshot URL                               print {"t":..., "metrics":{...}} (JSON)
   benchlib.py drain URL [--idle S] [--max S] [--poll S]  wait until the saga backlog is drained
@@ -467,6 +467,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("freeport")
     p = sub.add_parser("login"); p.add_argument("url"); p.add_argument("user")
+    p.add_argument("--password", help="the operator password (a staff or admin login)")
     p = sub.add_parser("create-product")
     for x in ("url", "token", "product", "stock", "price"):
         p.add_argument(x)
@@ -489,7 +490,12 @@ def main():
         print(s.getsockname()[1])
         s.close()
     elif a.cmd == "login":
-        st, body = http_call(a.url, "POST", "/api/auth/login?userId=" + urllib.parse.quote(a.user))
+        if a.password:
+            st, body = http_call(a.url, "POST", "/api/auth/login",
+                                 body=json.dumps({"userId": a.user, "password": a.password}).encode(),
+                                 headers={"Content-Type": "application/json"})
+        else:
+            st, body = http_call(a.url, "POST", "/api/auth/login?userId=" + urllib.parse.quote(a.user))
         if st != 200:
             sys.exit("login failed: HTTP %d %s" % (st, body[:300]))
         print(json.loads(body)["token"])

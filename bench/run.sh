@@ -99,6 +99,9 @@ fi
 # repeat must measure the same binary.
 OMS_ORIG=$OMS_BIN
 LIB="python3 $HERE/benchlib.py"
+# The operator password of every oms this run starts (staff creates the bench product; the
+# orders come from the customer "bench", as a shop's would).
+export OMS_ADMIN_PASSWORD=${OMS_ADMIN_PASSWORD:-bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')}
 LUA="$HERE/create_orders.lua"
 PACED="$HERE/paced.py"
 COST="python3 $HERE/cost.py"
@@ -333,10 +336,12 @@ for ((r = 1; r <= REPEAT; r++)); do
   log "run $r/$REPEAT: oms ($MODE) ${OMS_PID:+pid $OMS_PID }at $OMS_URL"
   TOKEN=$($LIB login "$OMS_URL" bench)
   export OMS_TOKEN=$TOKEN
-  st=$($LIB create-product "$OMS_URL" "$TOKEN" "$PRODUCT" "$STOCK" "$PRICE")
+  STAFF_TOKEN=$($LIB login "$OMS_URL" staff --password "$OMS_ADMIN_PASSWORD")
+  st=$($LIB create-product "$OMS_URL" "$STAFF_TOKEN" "$PRODUCT" "$STOCK" "$PRICE")
   {
-    echo "python3 bench/benchlib.py login $OMS_URL bench          # POST /api/auth/login?userId=bench"
-    echo "python3 bench/benchlib.py create-product $OMS_URL <token> $PRODUCT $STOCK $PRICE   # POST /api/inventory -> $st"
+    echo "python3 bench/benchlib.py login $OMS_URL bench          # POST /api/auth/login?userId=bench (a customer)"
+    echo "python3 bench/benchlib.py login $OMS_URL staff --password \$OMS_ADMIN_PASSWORD   # staff, for the product"
+    echo "python3 bench/benchlib.py create-product $OMS_URL <staff token> $PRODUCT $STOCK $PRICE   # POST /api/inventory -> $st"
   } >>"$CMDS"
 
   # ---- idle: one order at a time on the otherwise idle system, and its cost
@@ -414,7 +419,8 @@ for ((r = 1; r <= REPEAT; r++)); do
     echo "${OMS_CMD[*]}   # the overload phase's own oms" >>"$CMDS"
     TOKEN=$($LIB login "$OMS_URL" bench)
     export OMS_TOKEN=$TOKEN
-    $LIB create-product "$OMS_URL" "$TOKEN" "$PRODUCT" "$STOCK" "$PRICE" >/dev/null
+    STAFF_TOKEN=$($LIB login "$OMS_URL" staff --password "$OMS_ADMIN_PASSWORD")
+    $LIB create-product "$OMS_URL" "$STAFF_TOKEN" "$PRODUCT" "$STOCK" "$PRICE" >/dev/null
     python3 "$PACED" --url "$OMS_URL" --rate 50 --duration "$DURATION" --threads 8 \
       --product "$PRODUCT" --price "$PRICE" --label overload_probe >"$RD/overload_probe.json" &
     PROBE_PID=$!

@@ -56,8 +56,17 @@ def stop(p):
     p.wait(timeout=60)
 
 
-def login(url):
-    st, body = http_call(url, "POST", "/api/auth/login?userId=bench")
+# The operator password of the oms processes this script starts (staff creates the product).
+os.environ.setdefault("OMS_ADMIN_PASSWORD", "bench-" + uuid.uuid4().hex)
+
+
+def login(url, staff=False):
+    if staff:
+        st, body = http_call(url, "POST", "/api/auth/login",
+                             json.dumps({"userId": "staff", "password": os.environ["OMS_ADMIN_PASSWORD"]}).encode(),
+                             {"Content-Type": "application/json"})
+    else:
+        st, body = http_call(url, "POST", "/api/auth/login?userId=bench")
     assert st == 200, body
     return json.loads(body)["token"]
 
@@ -68,7 +77,7 @@ def template(binary, d, log):
         token = login(url)
         body = '{"productId":"%s","initialStock":1000000,"price":%s,"name":"bench product"}' % (PRODUCT, PRICE)
         st, resp = http_call(url, "POST", "/api/inventory", body.encode(),
-                             {"Content-Type": "application/json", "Authorization": "Bearer " + token})
+                             {"Content-Type": "application/json", "Authorization": "Bearer " + login(url, staff=True)})
         assert st in (200, 201), resp
         order = '{"customerEmail":"template@example.com","items":[{"productId":"%s","quantity":1,"price":%s}]}' % (PRODUCT, PRICE)
         st, resp = http_call(url, "POST", "/api/orders", order.encode(),

@@ -7,10 +7,11 @@ set -euo pipefail
 pkgs=(g++ cmake ninja-build pkg-config ccache python3
       libboost1.81-dev libboost-json1.81-dev
       libsoci-dev libsqlite3-dev libpq-dev
-      libjwt-dev libspdlog-dev libcli11-dev prometheus-cpp-dev
+      libjwt-dev libssl-dev libspdlog-dev libcli11-dev prometheus-cpp-dev
       libgtest-dev libgmock-dev
       libnats-dev
-      postgresql nats-server)  # the db tests start throwaway PostgreSQL and NATS servers
+      postgresql nats-server   # the db tests start throwaway PostgreSQL and NATS servers
+      openssl)                 # the tests of external tokens make an identity provider's keys
 [ "${1:-}" = bench ] && pkgs+=(wrk nginx-light)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "libs/auth/jwt.h"
+#include "libs/auth/access.h"
 #include "libs/bus/inproc_bus.h"
 #include "libs/core/log.h"
 #include "libs/http/server.h"
@@ -21,8 +21,9 @@ namespace fs = std::filesystem;
 int run_embedded(const runtime::Settings& settings) {
   fs::path dir = settings.data_dir;
   secure_data_dir(settings.data_dir);
-  std::string secret = settings.jwt_secret.empty() ? load_or_create_secret(dir) : settings.jwt_secret;
-  auth::JwtCodec jwt(secret, "oms", settings.token_ttl_s);
+  bool dev = settings.auth != "external";
+  std::string secret = !dev ? "" : settings.jwt_secret.empty() ? load_or_create_secret(dir) : settings.jwt_secret;
+  Identity identity = make_identity(settings, secret);
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t signals = block_stop_signals();
@@ -45,7 +46,9 @@ int run_embedded(const runtime::Settings& settings) {
   for (auto& h : hosts) h->start();  // re-publishes whatever a previous run left in the outboxes
 
   gateway::Gateway gw(
-      {settings.rate_limit_rps}, jwt, metrics, [&router](http::Request& req) { return router.dispatch(req); },
+      // One verification per request: the services in this process trust the gateway's.
+      {settings.rate_limit_rps, identity.issuer.get(), dev ? operator_password(settings) : ""}, *identity.access, metrics,
+      [&router](http::Request& req) { return router.dispatch(req); },
       [&hosts]() -> std::string {
         for (auto& h : hosts)
           if (!h->db().ping()) return "the database " + h->db().name() + " is unreachable";

@@ -44,8 +44,25 @@ void add_common(CLI::App* app, oms::runtime::Settings& s, Raw& raw) {
   app->add_option("--idempotency-retention-hours", s.idempotency_retention_hours,
                   "How long Idempotency-Keys are remembered (at least 24)")
       ->envname("OMS_IDEMPOTENCY_RETENTION_HOURS")->capture_default_str();
-  app->add_option("--admin-users", s.admin_users, "Comma-separated user ids allowed on /api/admin (dead letters)")
+  app->add_option("--staff-users", s.staff_users,
+                  "Comma-separated user ids with the staff role (every order, inventory, refunds, shipments)")
+      ->envname("OMS_STAFF_USERS")->capture_default_str();
+  app->add_option("--admin-users", s.admin_users, "Comma-separated user ids with the admin role (staff + /api/admin)")
       ->envname("OMS_ADMIN_USERS")->capture_default_str();
+  app->add_option("--admin-password", s.admin_password,
+                  "The operator password staff and admin logins present (default: generated and kept in the"
+                  " data dir as admin.password)")
+      ->envname("OMS_ADMIN_PASSWORD");
+  app->add_option("--auth", s.auth,
+                  "dev: the gateway's login (user id; staff and admin with the operator password), HS256 tokens;"
+                  " external: tokens of an identity provider (RS256/ES256), no login")
+      ->envname("OMS_AUTH")->check(CLI::IsMember({"dev", "external"}))->capture_default_str();
+  app->add_option("--jwks-file", s.jwks_file, "external: the identity provider's public keys (a JWKS file)")
+      ->envname("OMS_JWKS_FILE");
+  app->add_option("--token-issuer", s.token_issuer, "external: the `iss` every token must carry (required)")
+      ->envname("OMS_TOKEN_ISSUER");
+  app->add_option("--token-audience", s.token_audience, "external: the `aud` every token must hold (required)")
+      ->envname("OMS_TOKEN_AUDIENCE");
   app->add_option("--threads", s.worker_threads, "HTTP handler threads")->envname("OMS_THREADS")->capture_default_str();
 }
 
@@ -78,7 +95,7 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run the whole system in one process (embedded mode, SQLite)");
   add_common(run, s, raw);
   run->add_option("--port", s.port, "Gateway port (0 picks a free one)")->envname("OMS_PORT")->capture_default_str();
-  run->add_option("--data-dir", s.data_dir, "Directory of the SQLite files and the JWT secret")
+  run->add_option("--data-dir", s.data_dir, "Directory of the SQLite files, the JWT secret and the operator password")
       ->envname("OMS_DATA_DIR")->capture_default_str();
   run->add_option("--durability", raw.durability,
                   "full: every commit survives power loss (SQLite synchronous=FULL); normal: survives a crash"
@@ -108,7 +125,7 @@ int main(int argc, char** argv) {
       ->envname("OMS_NATS_URL")->capture_default_str();
   serve->add_option("--stream-replicas", so.stream_replicas, "Replicas of the JetStream stream (3 on a NATS cluster)")
       ->envname("OMS_STREAM_REPLICAS")->capture_default_str()->check(CLI::Range(1, 5));
-  serve->add_option("--data-dir", s.data_dir, "Gateway: where a generated JWT secret is kept")
+  serve->add_option("--data-dir", s.data_dir, "Gateway: where a generated JWT secret and operator password are kept")
       ->envname("OMS_DATA_DIR")->capture_default_str();
   for (const auto& entry : oms::services::all()) {
     std::string svc(entry.name), upper(svc);
@@ -152,7 +169,12 @@ int main(int argc, char** argv) {
                          " rate-limit-rps=" + std::to_string(s.rate_limit_rps) +
                          " max-pending-orders=" + std::to_string(s.max_pending_orders) +
                          " idempotency-retention-hours=" + std::to_string(s.idempotency_retention_hours) +
-                         " admin-users=" + s.admin_users + " threads=" + std::to_string(s.worker_threads);
+                         " staff-users=" + s.staff_users + " admin-users=" + s.admin_users +
+                         " admin-password=" + mask(s.admin_password) + " auth=" + s.auth +
+                         (s.auth == "external" ? " jwks-file=" + s.jwks_file + " token-issuer=" + s.token_issuer +
+                                                     " token-audience=" + s.token_audience
+                                               : "") +
+                         " threads=" + std::to_string(s.worker_threads);
     if (*serve) {
       for (const auto& [svc, urls] : upstream_flags)
         if (!urls.empty()) so.upstreams[svc] = split_urls(urls);

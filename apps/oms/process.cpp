@@ -64,9 +64,10 @@ void secure_data_dir(const std::string& dir_name) {
   }
 }
 
-std::string load_or_create_secret(const std::string& dir_name) {
+std::string load_or_create_secret(const std::string& dir_name, const std::string& name, bool* created) {
   fs::path dir = dir_name;
-  fs::path file = dir / "jwt.secret";
+  fs::path file = dir / name;
+  if (created) *created = false;
   if (fs::exists(file)) {
     std::ifstream in(file);
     std::string s;
@@ -74,7 +75,7 @@ std::string load_or_create_secret(const std::string& dir_name) {
     if (s.size() >= 32) return s;
   }
   std::string secret = random_hex(32);
-  fs::path tmp = dir / "jwt.secret.tmp";
+  fs::path tmp = dir / (name + ".tmp");
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << secret << "\n";
@@ -83,7 +84,37 @@ std::string load_or_create_secret(const std::string& dir_name) {
   }
   ::chmod(tmp.c_str(), 0600);
   fs::rename(tmp, file);
+  if (created) *created = true;
   return secret;
+}
+
+std::string operator_password(const runtime::Settings& settings) {
+  if (!settings.admin_password.empty()) return settings.admin_password;
+  bool created = false;
+  std::string password = load_or_create_secret(settings.data_dir, "admin.password", &created);
+  fs::path file = fs::absolute(fs::path(settings.data_dir) / "admin.password");
+  if (created)  // once, where the person who started it looks (as Jupyter and Grafana do)
+    std::cout << "oms: the operator password for staff and admin logins is " << password << " (kept in "
+              << file.string() << ")" << std::endl;
+  log::info({"oms"}, "staff and admin logins need the operator password kept in " + file.string());
+  return password;
+}
+
+Identity make_identity(const runtime::Settings& settings, const std::string& secret) {
+  Identity id;
+  if (settings.auth == "external") {
+    if (settings.jwks_file.empty()) throw std::invalid_argument("--auth external needs --jwks-file (OMS_JWKS_FILE)");
+    id.external = auth::JwksVerifier::from_file(settings.jwks_file, settings.token_issuer, settings.token_audience);
+    log::info({"oms"}, "tokens of " + settings.token_issuer + " for " + settings.token_audience + ", " +
+                           std::to_string(id.external->keys()) + " key(s) from " + settings.jwks_file);
+    id.access = std::make_unique<auth::Access>(*id.external, settings.staff_users, settings.admin_users,
+                                               /*lists_bound_roles=*/false);
+  } else {
+    id.issuer = std::make_unique<auth::JwtCodec>(secret, settings.token_issuer.empty() ? "oms" : settings.token_issuer,
+                                                 settings.token_ttl_s);
+    id.access = std::make_unique<auth::Access>(*id.issuer, settings.staff_users, settings.admin_users);
+  }
+  return id;
 }
 
 void print_ready(const std::string& host, std::uint16_t port) {

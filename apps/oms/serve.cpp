@@ -11,7 +11,8 @@
 #include <thread>
 
 #include "apps/oms/process.h"
-#include "libs/auth/jwt.h"
+#include "libs/auth/access.h"
+#include "libs/core/clock.h"
 #include "libs/bus/jetstream_bus.h"
 #include "libs/core/log.h"
 #include "libs/http/client.h"
@@ -81,7 +82,13 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
   const services::Hosted* svc = services::find(options.service);
   if (!svc) throw std::invalid_argument("unknown service " + options.service);
   if (options.db_url.empty()) throw std::invalid_argument("--db-url (OMS_DB_URL) is required for " + options.service);
+  // Every service verifies the caller's token itself (docs/adr/0010): in dev mode with the
+  // gateway's key, under --auth external with the identity provider's public keys.
+  if (settings.auth != "external" && settings.jwt_secret.empty())
+    throw std::invalid_argument("--jwt-secret (OMS_JWT_SECRET), the gateway's, is required for " + options.service);
   const std::string name(svc->name);
+  Identity identity = make_identity(settings, settings.jwt_secret);
+  const auth::Access& access = *identity.access;
   sigset_t signals = block_stop_signals();
   // Declared first, so destroyed last: it also watches the destructors (relay, bus, database).
   std::optional<ShutdownWatch> watch;
@@ -112,11 +119,13 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
       res = std::move(*r);
     } else if (!routing) {
       res = http::problem(503, "the " + name + " service is starting: waiting for its database", req.path);
-    } else if (auto user = req.header("x-user-id"); !user || user->empty()) {
-      // Only the gateway calls the services, and it always says who the caller is.
-      res = http::problem(401, "requests reach the services through the gateway", req.path);
+    } else if (auto who = access.authenticate(req.header("authorization"), now_ms() / 1000); !who) {
+      // Whoever reaches this port, through the gateway or around it, shows a valid token: the
+      // X-User-Id header proves nothing.
+      res = http::from_error(who.error(), req.path);
     } else {
-      req.user_id = std::string(*user);
+      req.user_id = std::move(who->user);
+      req.role = who->role;
       res = router.dispatch(req);
     }
     res.set_header("X-Request-Id", req.request_id);
@@ -174,12 +183,12 @@ int run_service(const runtime::Settings& settings, const ServeOptions& options) 
 
 int run_gateway(const runtime::Settings& settings, const ServeOptions& options) {
   sigset_t signals = block_stop_signals();
-  std::string secret = settings.jwt_secret;
-  if (secret.empty()) {
-    secure_data_dir(settings.data_dir);
-    secret = load_or_create_secret(settings.data_dir);
-  }
-  auth::JwtCodec jwt(secret, "oms", settings.token_ttl_s);
+  bool dev = settings.auth != "external";
+  std::string secret = settings.jwt_secret, password;
+  if (dev && (secret.empty() || settings.admin_password.empty())) secure_data_dir(settings.data_dir);
+  if (dev && secret.empty()) secret = load_or_create_secret(settings.data_dir);
+  if (dev) password = operator_password(settings);
+  Identity identity = make_identity(settings, secret);
   runtime::Metrics metrics;
 
   std::map<std::string, std::unique_ptr<http::Upstream>> upstreams;
@@ -241,7 +250,8 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
         if (r.status == 200) texts.push_back(std::move(r.body));
     return gateway::merge_metrics(metrics.serialize(), texts);
   };
-  gateway::Gateway gw({settings.rate_limit_rps, metrics_text}, jwt, metrics, route, not_ready);
+  gateway::Gateway gw({settings.rate_limit_rps, identity.issuer.get(), password, metrics_text}, *identity.access, metrics,
+                      route, not_ready);
   http::Server server(server_options(settings), [&gw](http::Request& req) { return gw.handle(req); });
   std::uint16_t port = server.start();
   log::info({"gateway"}, "serving on " + settings.host + ":" + std::to_string(port));

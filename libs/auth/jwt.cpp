@@ -28,8 +28,12 @@ JwtCodec::JwtCodec(std::string secret, std::string issuer, std::int64_t ttl_seco
   if (secret_.size() < 16) throw std::invalid_argument("JWT secret must be at least 16 bytes");
 }
 
-std::string JwtCodec::issue(std::string_view subject, std::int64_t now_s) const {
-  boost::json::object claims{{"sub", subject}, {"iss", issuer_}, {"iat", now_s}, {"exp", now_s + ttl_}};
+std::string JwtCodec::issue(std::string_view subject, Role role, std::int64_t now_s) const {
+  boost::json::object claims{{"sub", subject},
+                             {"iss", issuer_},
+                             {"iat", now_s},
+                             {"exp", now_s + ttl_seconds(role)},
+                             {"role", to_string(role)}};
   return sign(boost::json::serialize(claims));
 }
 
@@ -47,7 +51,7 @@ std::string JwtCodec::sign(const std::string& claims_json) const {
   return token;
 }
 
-Result<std::string> JwtCodec::verify(std::string_view token, std::int64_t now_s) const {
+Result<Claims> JwtCodec::verify(std::string_view token, std::int64_t now_s) const {
   if (token.empty() || token.size() > 4096) return fail(Errc::kUnauthorized, "malformed token");
   std::string t(token);
   jwt_t* raw = nullptr;
@@ -62,9 +66,20 @@ Result<std::string> JwtCodec::verify(std::string_view token, std::int64_t now_s)
   boost::system::error_code ec;
   boost::json::value claims = text ? boost::json::parse(text.get(), ec) : boost::json::value();
   if (ec || !claims.is_object()) return fail(Errc::kUnauthorized, "invalid token");
-  const auto& c = claims.get_object();
+  return check_claims(claims.get_object(), issuer_, std::nullopt, now_s, 0);
+}
+
+Result<Claims> check_claims(const boost::json::object& c, std::string_view issuer,
+                            std::optional<std::string_view> audience, std::int64_t now_s, std::int64_t exp_leeway_s) {
   const auto* iss = c.if_contains("iss");
-  if (!iss || !iss->is_string() || issuer_ != iss->get_string()) return fail(Errc::kUnauthorized, "wrong issuer");
+  if (!iss || !iss->is_string() || issuer != iss->get_string()) return fail(Errc::kUnauthorized, "wrong issuer");
+  if (audience) {  // a string, or an array that holds it (RFC 7519 4.1.3)
+    const auto* aud = c.if_contains("aud");
+    bool ok = aud && aud->is_string() && aud->get_string() == *audience;
+    if (aud && aud->is_array())
+      for (const auto& a : aud->get_array()) ok = ok || (a.is_string() && a.get_string() == *audience);
+    if (!ok) return fail(Errc::kUnauthorized, "wrong audience");
+  }
   auto date = [&c](const char* name) -> std::optional<double> {
     const auto* v = c.if_contains(name);
     if (!v || !v->is_number()) return std::nullopt;
@@ -72,7 +87,7 @@ Result<std::string> JwtCodec::verify(std::string_view token, std::int64_t now_s)
   };
   auto exp = date("exp");
   if (!exp) return fail(Errc::kUnauthorized, "token has no exp");
-  if (*exp <= static_cast<double>(now_s)) return fail(Errc::kUnauthorized, "token expired");
+  if (*exp + static_cast<double>(exp_leeway_s) <= static_cast<double>(now_s)) return fail(Errc::kUnauthorized, "token expired");
   for (const char* name : {"nbf", "iat"}) {
     if (!c.contains(name)) continue;
     auto at = date(name);
@@ -83,7 +98,13 @@ Result<std::string> JwtCodec::verify(std::string_view token, std::int64_t now_s)
   }
   const auto* sub = c.if_contains("sub");
   if (!sub || !sub->is_string() || !valid_user_id(sub->get_string())) return fail(Errc::kUnauthorized, "token has no valid sub");
-  return std::string(sub->get_string());
+  Claims out{std::string(sub->get_string())};
+  if (const auto* role = c.if_contains("role")) {
+    auto r = role->is_string() ? parse_role(role->get_string()) : std::nullopt;
+    if (!r) return fail(Errc::kUnauthorized, "token has an unknown role");
+    out.role = *r;
+  }
+  return out;
 }
 
 bool valid_user_id(std::string_view user) {

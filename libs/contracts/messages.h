@@ -82,8 +82,9 @@ struct AuthorizePayment {
   std::string orderId;
   std::int64_t amountMinor;
   std::string currency;
+  std::optional<std::string> ownerId = {};  // who may see the payment (the order's user)
 };
-BOOST_DESCRIBE_STRUCT(AuthorizePayment, (), (orderId, amountMinor, currency))
+BOOST_DESCRIBE_STRUCT(AuthorizePayment, (), (orderId, amountMinor, currency, ownerId))
 
 struct RefundPayment {
   static constexpr std::string_view kSubject = "payment.refund";
@@ -117,8 +118,9 @@ BOOST_DESCRIBE_STRUCT(PaymentRefunded, (), (orderId, manual, captured))
 struct CreateFulfillment {
   static constexpr std::string_view kSubject = "fulfillment.create";
   std::string orderId;
+  std::optional<std::string> ownerId = {};  // who may see the shipment (the order's user)
 };
-BOOST_DESCRIBE_STRUCT(CreateFulfillment, (), (orderId))
+BOOST_DESCRIBE_STRUCT(CreateFulfillment, (), (orderId, ownerId))
 
 struct CancelFulfillment {
   static constexpr std::string_view kSubject = "fulfillment.cancel";
@@ -181,8 +183,9 @@ struct SagaOutcome {
   static constexpr std::string_view kSubject = "saga.outcome";
   std::string orderId, customerEmail, state;
   std::optional<std::string> reason;
+  std::optional<std::string> ownerId = {};  // who may see the notification (the order's user)
 };
-BOOST_DESCRIBE_STRUCT(SagaOutcome, (), (orderId, customerEmail, state, reason))
+BOOST_DESCRIBE_STRUCT(SagaOutcome, (), (orderId, customerEmail, state, reason, ownerId))
 
 template <class T>
 std::string encode(const T& m) {

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "libs/core/role.h"
+
 namespace oms::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;  // names lower-case
@@ -23,7 +25,8 @@ struct Request {
   std::string body;
   std::unordered_map<std::string, std::string> params;  // route parameters
   std::string request_id;
-  std::string user_id;  // authenticated subject; set by the gateway, never by the client
+  std::string user_id;  // authenticated subject, from the verified token (never from a header)
+  Role role = Role::kNone;  // the caller's role now: the token's, bounded by the operator's lists
   std::string peer;     // client address
 
   std::optional<std::string_view> header(std::string_view lower_name) const;

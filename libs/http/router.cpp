@@ -37,10 +37,10 @@ bool match(const std::vector<std::string>& pattern, const std::vector<std::strin
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
+void Router::add(std::string method, std::string pattern, Role least, Handler handler) {
   std::vector<std::string> segs;
   for (auto s : split(pattern)) segs.emplace_back(s);
-  routes_.push_back(Route{std::move(method), std::move(segs), std::move(handler)});
+  routes_.push_back(Route{std::move(method), std::move(segs), least, std::move(handler)});
 }
 
 void Router::merge(const Router& other) {
@@ -77,6 +77,9 @@ Response Router::dispatch(Request& req) const {
   if (best) {
     req.params.clear();
     match(best->segments, parts, &req);
+    if (req.role < best->least)
+      return problem(403, "the " + std::string(to_string(best->least)) + " role is required for " + req.method + " " +
+                              req.path, req.path);
     return best->handler(req);
   }
   if (!allow.empty()) {

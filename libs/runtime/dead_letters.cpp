@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "libs/bus/consumer.h"
+#include "libs/runtime/audit.h"
 #include "libs/core/clock.h"
 #include "libs/http/json.h"
 #include "libs/http/json_writer.h"
@@ -11,14 +12,6 @@
 
 namespace oms::runtime {
 namespace {
-
-bool is_admin(const Settings& s, const std::string& user) {
-  std::stringstream list(s.admin_users);
-  std::string u;
-  while (std::getline(list, u, ','))
-    if (!u.empty() && u == user) return true;
-  return false;
-}
 
 constexpr const char* kColumns =
     "id, consumer, message_id, subject, payload, error, attempts, created_ms, retried_ms";
@@ -39,11 +32,9 @@ void write_row(http::JsonWriter& w, const soci::row& r) {
 
 void register_dead_letter_routes(ServiceContext& ctx, const std::string& service, const bus::Subscription& sub) {
   auto& db = ctx.db;
-  const auto& settings = ctx.settings;
   std::string base = "/api/admin/" + service + "/dead-letters";
 
-  ctx.router.add("GET", base, [&db, &settings](http::Request& req) {
-    if (!is_admin(settings, req.user_id)) return http::problem(403, "admin role required", req.path);
+  ctx.router.add("GET", base, Role::kAdmin, [&db](http::Request& req) {
     auto limit = http::parse_limit(req);
     if (!limit) return http::from_error(limit.error(), req.path);
     int lim = *limit;
@@ -59,8 +50,7 @@ void register_dead_letter_routes(ServiceContext& ctx, const std::string& service
     return http::json_text(200, w.take());
   });
 
-  ctx.router.add("POST", base + "/{id}/retry", [&db, &settings, sub](http::Request& req) {
-    if (!is_admin(settings, req.user_id)) return http::problem(403, "admin role required", req.path);
+  ctx.router.add("POST", base + "/{id}/retry", Role::kAdmin, [&db, sub](http::Request& req) {
     const std::string id = req.params["id"];
     std::optional<bus::Message> msg;
     db.read([&](soci::session& sql) {
@@ -79,12 +69,14 @@ void register_dead_letter_routes(ServiceContext& ctx, const std::string& service
       db.write([&](storage::Tx& tx) {
         tx.sql << "UPDATE dead_letters SET attempts = attempts + 1, error = :e WHERE id = :id",
             soci::use(results[0].error, "e"), soci::use(id, "id");
+        audit(tx, req, "dead-letter.retry", id, "failed again: " + results[0].error);
       });
       return http::problem(409, "the message still fails: " + results[0].error, req.path);
     }
     http::JsonWriter w;
     db.write([&](storage::Tx& tx) {
       tx.sql << "UPDATE dead_letters SET retried_ms = :t WHERE id = :id", soci::use(now, "t"), soci::use(id, "id");
+      audit(tx, req, "dead-letter.retry", id, "handled");
     });
     db.read([&](soci::session& sql) {
       soci::row r;

@@ -3,7 +3,7 @@
 // admin API"):
 //   GET  /api/admin/<service>/dead-letters             the messages that failed too often
 //   POST /api/admin/<service>/dead-letters/{id}/retry  hands one to its consumer again
-// Only users listed in --admin-users may call them (403 otherwise).
+// Admin only (403 otherwise).
 #include <string>
 
 #include "libs/bus/bus.h"

@@ -22,11 +22,21 @@ struct Settings {
   int payment_delay_ms = 0;    // fault injection: simulated provider latency
   int inventory_delay_ms = 0;  // fault injection: simulated warehouse latency
   double rate_limit_rps = 0;   // per user and per client address; 0 = off
+  // Roles (API.md, "Roles"): user ids granted staff or admin; every other login is a customer.
+  // A staff or admin login needs the operator password (dev mode).
+  std::string staff_users = "staff";
   std::string admin_users = "admin";
+  std::string admin_password;  // empty: generated once into the data dir (gateway)
+  // Identity: "dev" (the gateway's login, HS256 with jwt_secret) or "external" (an identity
+  // provider's tokens, verified against the public keys of jwks_file; issuer and audience pinned).
+  std::string auth = "dev";
+  std::string jwks_file;
+  std::string token_issuer;    // external: required
+  std::string token_audience;  // external: required
   // Admission control: POST /api/orders answers 503 while this many orders are PENDING (0: off).
   std::int64_t max_pending_orders = 20000;
   // Idempotency keys are kept this long (API.md: at least 24 h), then forgotten.
-  std::int64_t idempotency_retention_hours = 168;  // comma-separated user ids allowed on /api/admin
+  std::int64_t idempotency_retention_hours = 168;
   int worker_threads = 32;  // handlers block on fsync: more threads, bigger group commits
 };
 

@@ -4,7 +4,9 @@
 #include <span>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/ownership.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -42,7 +44,8 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
     auto it = tasks.find(order_id);
     if (m.subject == c::CreateFulfillment::kSubject) {
       if (it == tasks.end()) {
-        it = tasks.emplace(order_id, Task{new_uuid(), order_id, "INITIATED", std::nullopt, now, now}).first;
+        auto cmd = c::decode<c::CreateFulfillment>(m.payload);
+        it = tasks.emplace(order_id, Task{new_uuid(), order_id, "INITIATED", std::nullopt, now, now, cmd.ownerId}).first;
         created.insert(order_id);
         log::debug({"fulfillment", {}, order_id}, "fulfillment task created");
       }
@@ -101,15 +104,16 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "fulfillment", sub);
+  runtime::register_audit_routes(ctx, "fulfillment");
 
-  ctx.router.add("GET", "/api/fulfillment/order/{orderId}", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/fulfillment/order/{orderId}", Role::kCustomer, [&db](http::Request& req) {
     const auto& id = req.params["orderId"];
     if (!is_uuid(id)) return http::problem(404, "no fulfillment task for order " + id, req.path);
     auto t = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
-    if (!t) return http::problem(404, "no fulfillment task for order " + id, req.path);
+    if (!t || !runtime::may_see(req, t->owner_id)) return http::problem(404, "no fulfillment task for order " + id, req.path);
     return http::json_text(200, task_json(*t));
   });
-  ctx.router.add("GET", "/api/fulfillment", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/fulfillment", Role::kCustomer, [&db](http::Request& req) {
     auto limit = http::parse_limit(req);
     if (!limit) return http::from_error(limit.error(), req.path);
     std::string status(req.query_param("status").value_or(""));
@@ -117,12 +121,14 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
       return http::problem(400, "status must be ALL, INITIATED, DISPATCHED, DELIVERED or CANCELLED", req.path);
     auto before = http::parse_before(req);
     if (!before) return http::from_error(before.error(), req.path);
-    std::vector<Task> tasks = db.read([&](soci::session& sql) { return adapters::list(sql, status, *before, *limit); });
+    auto owner = runtime::owner_filter(req);
+    std::vector<Task> tasks =
+        db.read([&](soci::session& sql) { return adapters::list(sql, status, owner, *before, *limit); });
     std::string body = "[";
     for (std::size_t i = 0; i < tasks.size(); ++i) body += (i ? "," : "") + task_json(tasks[i]);
     return http::json_text(200, body + "]");
   });
-  ctx.router.add("POST", "/api/fulfillment/order/{orderId}/dispatch", [&db](http::Request& req) {
+  ctx.router.add("POST", "/api/fulfillment/order/{orderId}/dispatch", Role::kStaff, [&db](http::Request& req) {
     auto body = http::parse_body(req, /*optional=*/true);
     if (!body) return http::from_error(body.error(), req.path);
     if (!body->is_object()) return http::problem(400, "body must be a JSON object", req.path);
@@ -135,13 +141,15 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
     return advance(db, req, [&](storage::Tx& tx, Task& t) -> Result<void> {
       auto r = domain::dispatch(t, tracking, now_ms());
       if (r) c::emit(tx, c::ShipmentDispatched{t.order_id, tracking});
+      if (r) runtime::audit(tx, req, "shipment.dispatch", t.order_id, "trackingNumber=" + tracking);
       return r;
     });
   });
-  ctx.router.add("POST", "/api/fulfillment/order/{orderId}/deliver", [&db](http::Request& req) {
+  ctx.router.add("POST", "/api/fulfillment/order/{orderId}/deliver", Role::kStaff, [&db](http::Request& req) {
     return advance(db, req, [&](storage::Tx& tx, Task& t) -> Result<void> {
       auto r = domain::deliver(t, now_ms());
       if (r) c::emit(tx, c::ShipmentDelivered{t.order_id});
+      if (r) runtime::audit(tx, req, "shipment.deliver", t.order_id);
       return r;
     });
   });

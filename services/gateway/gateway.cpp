@@ -101,26 +101,10 @@ bool RateLimiter::allow(const std::string& key, std::int64_t now) {
   return true;
 }
 
-Gateway::Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Metrics& metrics,
+Gateway::Gateway(GatewayOptions options, const auth::Access& access, runtime::Metrics& metrics,
                  Upstream upstream, std::function<std::string()> not_ready)
-    : options_(options), jwt_(jwt), metrics_(metrics), upstream_(std::move(upstream)), not_ready_(std::move(not_ready)) {
+    : options_(std::move(options)), access_(access), metrics_(metrics), upstream_(std::move(upstream)), not_ready_(std::move(not_ready)) {
   if (options_.rate_limit_rps > 0) limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_rps);
-}
-
-// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive (RFC 9110
-// 11.1) and may be followed by more than one space; nothing else may follow the token.
-std::optional<std::string_view> bearer_token(std::optional<std::string_view> header) {
-  if (!header) return std::nullopt;
-  std::string_view h = *header;
-  constexpr std::string_view kScheme = "bearer";
-  if (h.size() <= kScheme.size() || h[kScheme.size()] != ' ') return std::nullopt;
-  for (std::size_t i = 0; i < kScheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(h[i])) != kScheme[i]) return std::nullopt;
-  h.remove_prefix(kScheme.size());
-  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
-  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-  if (h.empty() || h.find(' ') != std::string_view::npos) return std::nullopt;
-  return h;
 }
 
 http::Response Gateway::handle(http::Request& req) {
@@ -147,6 +131,7 @@ http::Response Gateway::route(http::Request& req) {
   auto metrics_text = [this] { return options_.metrics_text ? options_.metrics_text() : metrics_.serialize(); };
   if (auto r = runtime::ops_endpoint(req, metrics_text, not_ready_)) return std::move(*r);
   if (p == "/auth/login" || p == "/api/auth/login") {
+    if (!options_.issuer) return http::problem(404, "no login here: tokens come from the identity provider", p);
     if (req.method != "POST") {
       auto r = http::problem(405, "only POST is allowed", p);
       r.set_header("Allow", "POST");
@@ -157,36 +142,102 @@ http::Response Gateway::route(http::Request& req) {
   if (p != "/api" && p.rfind("/api/", 0) != 0) return http::problem(404, "no route for " + p, p);
 
   // Authentication first: without a valid token even an unknown route is a 401.
-  auto token = bearer_token(req.header("authorization"));
-  if (!token) return http::problem(401, "a Bearer token is required", p);
-  auto user = jwt_.verify(*token, now_ms() / 1000);
-  if (!user) return http::problem(401, user.error().detail, p);
-  if (limiter_ && (!limiter_->allow("u:" + *user, now_ms()) || !limiter_->allow("a:" + req.peer, now_ms())))
+  auto who = access_.authenticate(req.header("authorization"), now_ms() / 1000);
+  if (!who) return http::from_error(who.error(), p);
+  if (limiter_ && (!limiter_->allow("u:" + who->user, now_ms()) || !limiter_->allow("a:" + req.peer, now_ms())))
     return http::problem(429, "rate limit exceeded", p);
-  req.user_id = *user;
-  // A client-sent X-User-Id is never trusted: replace it with the token's subject.
-  req.set_header("x-user-id", *user);
+  req.user_id = who->user;
+  req.role = who->role;
+  // A client-sent X-User-Id is never trusted: replace it with the token's subject (for the logs
+  // of a service; the services verify the forwarded token themselves).
+  req.set_header("x-user-id", who->user);
   return upstream_(req);
 }
 
+std::int64_t LoginGuard::blocked_for(const std::vector<std::string>& keys, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  std::int64_t wait = 0;
+  for (const auto& k : keys) {
+    auto it = windows_.find(k);
+    if (it == windows_.end()) continue;
+    if (now - it->second.start_ms >= kWindowMs) {
+      windows_.erase(it);
+      continue;
+    }
+    if (it->second.failures >= (k.starts_with("a:") ? kMaxPerAddress : kMaxPerUser))
+      wait = std::max(wait, (it->second.start_ms + kWindowMs - now + 999) / 1000);
+  }
+  return wait;
+}
+
+void LoginGuard::failed(const std::vector<std::string>& keys, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  if (windows_.size() > 100'000) windows_.clear();  // bounded memory under address churn
+  for (const auto& k : keys) {
+    auto [it, fresh] = windows_.try_emplace(k, Window{now, 0});
+    if (now - it->second.start_ms >= kWindowMs) it->second = Window{now, 0};
+    ++it->second.failures;
+  }
+}
+
+void LoginGuard::succeeded(const std::string& key) {
+  std::lock_guard lock(mu_);
+  windows_.erase(key);
+}
+
+namespace {
+
+// Compares without an early exit, so that the time taken says nothing about the password.
+bool same_secret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<std::size_t>(b.size(), 1)]);
+  return diff == 0 && !b.empty();
+}
+
+}  // namespace
+
 http::Response Gateway::login(http::Request& req) {
-  std::optional<std::string> user;
+  const std::string& p = req.path;
+  if (req.query_param("password")) return http::problem(400, "the password goes in the JSON body, never in the URL", p);
+  std::optional<std::string> user, password;
   if (auto q = req.query_param("userId")) user = std::string(*q);
-  if (!user) {
-    auto body = http::parse_body(req, /*optional=*/true);
-    if (!body) return http::from_error(body.error(), req.path);
-    if (!body->is_object()) return http::problem(400, "body must be a JSON object", req.path);
-    if (auto* u = body->as_object().if_contains("userId"); u && !u->is_null()) {
-      if (!u->is_string()) return http::problem(400, "userId must be a string", req.path);
+  auto body = http::parse_body(req, /*optional=*/true);
+  if (!body) return http::from_error(body.error(), p);
+  if (!body->is_null()) {
+    if (!body->is_object()) return http::problem(400, "body must be a JSON object", p);
+    const auto& o = body->as_object();
+    if (auto* u = o.if_contains("userId"); u && !u->is_null() && !user) {
+      if (!u->is_string()) return http::problem(400, "userId must be a string", p);
       user = std::string(u->as_string());
     }
+    if (auto* w = o.if_contains("password"); w && !w->is_null()) {
+      if (!w->is_string()) return http::problem(400, "password must be a string", p);
+      password = std::string(w->as_string());
+    }
   }
-  if (!user) return http::problem(400, "userId is required", req.path);
-  if (!auth::valid_user_id(*user))
-    return http::problem(400, "userId must be 1-128 characters without control characters", req.path);
+  if (!user) return http::problem(400, "userId is required", p);
+  if (!auth::valid_user_id(*user)) return http::problem(400, "userId must be 1-128 characters without control characters", p);
+  Role role = access_.listed(*user);
+  if (role > Role::kCustomer) {
+    // Staff and admin prove it with the operator password; failures are limited per user id and
+    // per address, so that neither one user id nor one address can guess at speed.
+    std::vector<std::string> keys = {"u:" + *user, "a:" + req.peer};
+    if (auto wait = guard_.blocked_for(keys, now_ms())) {
+      auto r = http::problem(429, "too many failed logins; try again later", p);
+      r.set_header("Retry-After", std::to_string(wait));
+      return r;
+    }
+    if (!password || !same_secret(*password, options_.operator_password)) {
+      guard_.failed(keys, now_ms());
+      log::warn({"gateway", req.request_id}, "failed " + std::string(to_string(role)) + " login for " + *user + " from " + req.peer);
+      return http::problem(401, "staff and admin logins need the operator password", p);
+    }
+    guard_.succeeded("u:" + *user);
+  }
+  const auto& jwt = *options_.issuer;
   http::JsonWriter w;
-  w.begin_object().field("token", jwt_.issue(*user, now_ms() / 1000)).field("tokenType", "Bearer");
-  w.field("expiresIn", jwt_.ttl_seconds()).end_object();
+  w.begin_object().field("token", jwt.issue(*user, role, now_ms() / 1000)).field("tokenType", "Bearer");
+  w.field("expiresIn", jwt.ttl_seconds(role)).field("role", to_string(role)).end_object();
   http::Response r;
   r.body = w.take();
   return r;

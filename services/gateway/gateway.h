@@ -1,7 +1,8 @@
 #pragma once
-// The public entry: request ids, authentication (JWT → X-User-Id), rate limiting, login, the
-// operations endpoints, metrics, access logs; then the upstream — in embedded mode the services'
-// routers in this process, in distributed mode an HTTP client to their replicas.
+// The public entry: request ids, authentication (the token → user and role), rate limiting,
+// login, the operations endpoints, metrics, access logs; then the upstream — in embedded mode the
+// services' routers in this process, in distributed mode an HTTP client to their replicas (which
+// verify the token again: docs/adr/0010).
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -11,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "libs/auth/jwt.h"
+#include "libs/auth/access.h"
 #include "libs/http/message.h"
 #include "libs/runtime/metrics.h"
 
@@ -19,6 +20,10 @@ namespace oms::gateway {
 
 struct GatewayOptions {
   double rate_limit_rps = 0;  // per user and per client address; 0 = off
+  // Dev mode's login: the key that signs tokens, and what a staff or admin login must present.
+  // No issuer (`--auth external`): tokens come from the identity provider; login answers 404.
+  const auth::JwtCodec* issuer = nullptr;
+  std::string operator_password;
   // What /metrics shows; empty: this process's metrics (embedded mode hosts everything).
   std::function<std::string()> metrics_text = {};
 };
@@ -28,9 +33,6 @@ struct GatewayOptions {
 // (the text of each service replica's /metrics), sample by sample (counters and histogram
 // buckets add up). Each process's own /metrics stays available for per-replica scraping.
 std::string merge_metrics(const std::string& own, const std::vector<std::string>& services);
-
-// The token of an `Authorization` header value of the Bearer scheme (case-insensitive), or none.
-std::optional<std::string_view> bearer_token(std::optional<std::string_view> header);
 
 class RateLimiter {
  public:
@@ -48,10 +50,32 @@ class RateLimiter {
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
+// Failed password logins, limited per user id ("u:…" keys) and per client address ("a:…"): after
+// kMaxPerUser (kMaxPerAddress) failures within kWindowMs, that user id (address) gets 429 until
+// the window has passed. An address is allowed more: several people may share one.
+class LoginGuard {
+ public:
+  static constexpr int kMaxPerUser = 5;
+  static constexpr int kMaxPerAddress = 20;
+  static constexpr std::int64_t kWindowMs = 5 * 60 * 1000;
+  // 0 when `keys` may try now, else the seconds to wait.
+  std::int64_t blocked_for(const std::vector<std::string>& keys, std::int64_t now_ms);
+  void failed(const std::vector<std::string>& keys, std::int64_t now_ms);
+  void succeeded(const std::string& key);
+
+ private:
+  struct Window {
+    std::int64_t start_ms;
+    int failures;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Window> windows_;
+};
+
 class Gateway {
  public:
   using Upstream = std::function<http::Response(http::Request&)>;
-  Gateway(GatewayOptions options, const auth::JwtCodec& jwt, runtime::Metrics& metrics, Upstream upstream,
+  Gateway(GatewayOptions options, const auth::Access& access, runtime::Metrics& metrics, Upstream upstream,
           std::function<std::string()> not_ready);  // "": ready; else why not (/readyz)
   http::Response handle(http::Request& req);
 
@@ -60,7 +84,8 @@ class Gateway {
   http::Response login(http::Request& req);
 
   GatewayOptions options_;
-  const auth::JwtCodec& jwt_;
+  const auth::Access& access_;
+  LoginGuard guard_;
   runtime::Metrics& metrics_;
   Upstream upstream_;
   std::function<std::string()> not_ready_;

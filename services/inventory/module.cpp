@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
@@ -189,6 +190,8 @@ http::Response create_product(storage::Database& db, http::Request& req) {
     if (adapters::load(tx.sql, product->product_id))
       return http::problem(409, "product " + product->product_id + " already exists", req.path);
     adapters::insert(tx.sql, *product);
+    runtime::audit(tx, req, "product.create", product->product_id,
+                   "initialStock=" + std::to_string(product->total));
     http::Response r = http::json_text(201, product_json(*product));
     r.set_header("Location", "/api/inventory/" + product->product_id);
     return r;
@@ -211,6 +214,7 @@ http::Response restock(storage::Database& db, http::Request& req) {
     ++p->version;
     p->updated_ms = now_ms();
     adapters::save(tx.sql, *p);
+    runtime::audit(tx, req, "inventory.restock", id, "quantity=" + std::to_string(*valid));
     return http::json_text(200, product_json(*p));
   });
 }
@@ -253,8 +257,9 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "inventory", sub);
+  runtime::register_audit_routes(ctx, "inventory");
 
-  ctx.router.add("GET", "/api/inventory", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/inventory", Role::kCustomer, [&db](http::Request& req) {
     auto limit = http::parse_limit(req);
     if (!limit) return http::from_error(limit.error(), req.path);
     std::string after(req.query_param("after").value_or(""));
@@ -263,15 +268,15 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
     for (std::size_t i = 0; i < products.size(); ++i) body += (i ? "," : "") + product_json(products[i]);
     return http::json_text(200, body + "]");
   });
-  ctx.router.add("GET", "/api/inventory/{productId}", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/inventory/{productId}", Role::kCustomer, [&db](http::Request& req) {
     const auto& id = req.params["productId"];
     if (!is_token_id(id, 64)) return http::problem(404, "product " + id + " not found", req.path);
     auto p = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
     if (!p) return http::problem(404, "product " + id + " not found", req.path);
     return http::json_text(200, product_json(*p));
   });
-  ctx.router.add("POST", "/api/inventory", [&db](http::Request& req) { return create_product(db, req); });
-  ctx.router.add("POST", "/api/inventory/{productId}/add", [&db](http::Request& req) { return restock(db, req); });
+  ctx.router.add("POST", "/api/inventory", Role::kStaff, [&db](http::Request& req) { return create_product(db, req); });
+  ctx.router.add("POST", "/api/inventory/{productId}/add", Role::kStaff, [&db](http::Request& req) { return restock(db, req); });
   return {};
 }
 

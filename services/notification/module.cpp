@@ -5,7 +5,9 @@
 #include <span>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/ownership.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -26,16 +28,16 @@ std::string lower(std::string s) {
 
 // A batch of events: the recipients of the orders they name are read in one statement, the
 // notifications they cause are recorded with one statement (a duplicate (order, type) is
-// dropped there), and new recipients with another.
+// dropped there), and new recipients with another. Each notification belongs to the order's user.
 void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
   long long now = now_ms();
-  std::map<std::string, std::string> fresh;  // recipients the batch learns
+  std::map<std::string, adapters::Recipient> fresh;  // recipients the batch learns
   std::vector<adapters::Notification> rows;
   std::vector<std::string> need;  // orders whose recipient is read from the table
   struct Pending {
     std::string order_id;
     domain::Draft draft;
-    std::string email;  // empty: look it up
+    std::optional<adapters::Recipient> to;  // none: look it up
     std::string request_id = {};
   };
   std::vector<Pending> pending;
@@ -43,36 +45,36 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
     std::size_t before = pending.size();
     if (m->subject == c::OrderCreated::kSubject) {
       auto e = c::decode<c::OrderCreated>(m->payload);
-      fresh.emplace(e.orderId, e.customerEmail);
-      pending.push_back({e.orderId, domain::order_created(e.orderId, format_money(Money{e.amountMinor}) + " " + e.currency),
-                         e.customerEmail});
+      adapters::Recipient to{e.customerEmail, e.userId};
+      fresh.emplace(e.orderId, to);
+      pending.push_back({e.orderId, domain::order_created(e.orderId, format_money(Money{e.amountMinor}) + " " + e.currency), to});
     } else if (m->subject == c::SagaOutcome::kSubject) {
       auto e = c::decode<c::SagaOutcome>(m->payload);
-      if (auto d = domain::saga_outcome(e.orderId, e.state, e.reason)) pending.push_back({e.orderId, *d, e.customerEmail});
+      if (auto d = domain::saga_outcome(e.orderId, e.state, e.reason))
+        pending.push_back({e.orderId, *d, adapters::Recipient{e.customerEmail, e.ownerId}});
     } else if (m->subject == c::PaymentRefunded::kSubject) {
       auto e = c::decode<c::PaymentRefunded>(m->payload);
-      if (e.manual) pending.push_back({e.orderId, domain::payment_refunded(e.orderId), {}});
+      if (e.manual) pending.push_back({e.orderId, domain::payment_refunded(e.orderId), std::nullopt});
     } else if (m->subject == c::ShipmentDispatched::kSubject) {
       auto e = c::decode<c::ShipmentDispatched>(m->payload);
-      pending.push_back({e.orderId, domain::order_dispatched(e.orderId, e.trackingNumber), {}});
+      pending.push_back({e.orderId, domain::order_dispatched(e.orderId, e.trackingNumber), std::nullopt});
     } else {
       throw std::runtime_error("notification: unexpected subject " + m->subject);
     }
     if (pending.size() > before) pending.back().request_id = m->request_id;
   }
   for (const auto& p : pending)
-    if (p.email.empty() && !fresh.count(p.order_id)) need.push_back(p.order_id);
+    if (!p.to && !fresh.count(p.order_id)) need.push_back(p.order_id);
   auto known = adapters::recipients(tx.sql, need);
   for (auto& p : pending) {
-    std::string email = p.email;
-    if (email.empty()) {
+    if (!p.to) {
       auto f = fresh.find(p.order_id);
       auto k = known.find(p.order_id);
-      if (f != fresh.end()) email = f->second;
-      else if (k != known.end()) email = k->second;
+      if (f != fresh.end()) p.to = f->second;
+      else if (k != known.end()) p.to = k->second;
       else throw std::runtime_error("no recipient known yet for order " + p.order_id);
     }
-    rows.push_back({new_uuid(), p.order_id, email, p.draft.subject, p.draft.type, p.draft.body, now});
+    rows.push_back({new_uuid(), p.order_id, p.to->email, p.draft.subject, p.draft.type, p.draft.body, now, p.to->owner_id});
   }
   adapters::add_recipients(tx.sql, fresh);
   std::map<std::pair<std::string, std::string>, std::string> request_of;
@@ -99,15 +101,17 @@ runtime::Background register_notification(runtime::ServiceContext& ctx) {
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "notification", sub);
+  runtime::register_audit_routes(ctx, "notification");
 
-  ctx.router.add("GET", "/api/notifications", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/notifications", Role::kCustomer, [&db](http::Request& req) {
     auto limit = http::parse_limit(req);
     if (!limit) return http::from_error(limit.error(), req.path);
     std::string order_id(req.query_param("orderId").value_or(""));
     std::string recipient = lower(std::string(req.query_param("recipient").value_or("")));
     auto before = http::parse_before(req);
     if (!before) return http::from_error(before.error(), req.path);
-    auto rows = db.read([&](soci::session& sql) { return adapters::list(sql, order_id, recipient, *before, *limit); });
+    auto owner = runtime::owner_filter(req);
+    auto rows = db.read([&](soci::session& sql) { return adapters::list(sql, order_id, recipient, owner, *before, *limit); });
     http::JsonWriter w;
     w.begin_array();
     for (const auto& n : rows) {

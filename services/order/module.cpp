@@ -11,7 +11,9 @@
 #include <span>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/ownership.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -212,9 +214,8 @@ http::Response list_orders(storage::Database& db, http::Request& req, std::optio
       return http::problem(400, "status must be one of PENDING, COMPLETED, FAILED, CANCELLED", req.path);
     q.status = std::string(*st);
   }
-  if (email) {
-    q.email_lower = domain::email_key(*email);
-  }
+  if (email) q.email_lower = domain::email_key(*email);
+  q.user_id = runtime::owner_filter(req);
   auto orders = db.read([&](soci::session& sql) { return adapters::list(sql, q); });
   std::string body = "[";
   for (std::size_t i = 0; i < orders.size(); ++i) body += (i ? "," : "") + order_json(orders[i]);
@@ -240,13 +241,15 @@ http::Response cancel_order(storage::Database& db, http::Request& req) {
   std::transform(lower_id.begin(), lower_id.end(), lower_id.begin(), [](unsigned char ch) { return std::tolower(ch); });
   return db.write([&](storage::Tx& tx) -> http::Response {
     auto o = adapters::load(tx.sql, lower_id, /*lock=*/true);
-    if (!o) return http::problem(404, "order " + id + " not found", req.path);
+    if (!o || !runtime::may_see(req, o->user_id)) return http::problem(404, "order " + id + " not found", req.path);
     auto decision = domain::request_cancel(*o, now_ms());
     if (!decision) return http::from_error(decision.error(), req.path);
     if (*decision == domain::CancelDecision::kAlreadyCancelled) return http::json_text(200, order_json(*o));
     if (*decision == domain::CancelDecision::kAccept) {
       adapters::update(tx.sql, *o);
       c::emit(tx, c::OrderCancelRequested{o->order_id, reason, o->cancel_seq});
+      if (o->user_id != req.user_id)  // staff cancelling someone's order
+        runtime::audit(tx, req, "order.cancel", o->order_id, reason.value_or(""));
       log::info({"order", req.request_id, o->order_id}, "cancel requested");
     }
     return http::json_text(202, order_json(*o));
@@ -289,25 +292,26 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "order", sub);
+  runtime::register_audit_routes(ctx, "order");
 
   auto backlog = std::make_shared<Backlog>(db, ctx.settings.max_pending_orders);
-  ctx.router.add("POST", "/api/orders", [&db, &metrics, backlog](http::Request& req) {
+  ctx.router.add("POST", "/api/orders", Role::kCustomer, [&db, &metrics, backlog](http::Request& req) {
     return create_order(db, metrics, *backlog, req);
   });
-  ctx.router.add("GET", "/api/orders", [&db](http::Request& req) { return list_orders(db, req, std::nullopt); });
-  ctx.router.add("GET", "/api/orders/customer/{email}", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/orders", Role::kCustomer, [&db](http::Request& req) { return list_orders(db, req, std::nullopt); });
+  ctx.router.add("GET", "/api/orders/customer/{email}", Role::kCustomer, [&db](http::Request& req) {
     std::string email = req.params["email"];
     return list_orders(db, req, email);
   });
-  ctx.router.add("GET", "/api/orders/{orderId}", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/orders/{orderId}", Role::kCustomer, [&db](http::Request& req) {
     std::string id = req.params["orderId"];
     if (!is_uuid(id)) return http::problem(404, "order " + id + " not found", req.path);
     std::transform(id.begin(), id.end(), id.begin(), [](unsigned char ch) { return std::tolower(ch); });
     auto o = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
-    if (!o) return http::problem(404, "order " + id + " not found", req.path);
+    if (!o || !runtime::may_see(req, o->user_id)) return http::problem(404, "order " + id + " not found", req.path);
     return http::json_text(200, order_json(*o));
   });
-  ctx.router.add("PUT", "/api/orders/{orderId}/cancel", [&db](http::Request& req) { return cancel_order(db, req); });
+  ctx.router.add("PUT", "/api/orders/{orderId}/cancel", Role::kCustomer, [&db](http::Request& req) { return cancel_order(db, req); });
 
   // The janitor: forgets idempotency keys past their retention, at start and every 10 minutes.
   struct Janitor {

@@ -5,7 +5,9 @@
 #include <thread>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/ownership.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -64,6 +66,7 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const 
       auto cmd = boost::json::value_to<c::AuthorizePayment>(values[i]);
       Payment p = domain::charge(new_uuid(), order_id, Money{cmd.amountMinor}, cmd.currency,
                                  settings.payment_decline_limit, "TX-" + random_hex(8), now);
+      p.owner_id = cmd.ownerId;
       if (p.status == "FAILED") log::info({"payment", {}, p.order_id}, *p.failure_reason);
       else log::debug({"payment", {}, p.order_id}, "payment captured " + format_money(p.amount));
       reply(tx, p);
@@ -107,15 +110,16 @@ runtime::Background register_payment(runtime::ServiceContext& ctx) {
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "payment", sub);
+  runtime::register_audit_routes(ctx, "payment");
 
-  ctx.router.add("GET", "/api/payments/order/{orderId}", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/payments/order/{orderId}", Role::kCustomer, [&db](http::Request& req) {
     const auto& id = req.params["orderId"];
     if (!is_uuid(id)) return http::problem(404, "no payment for order " + id, req.path);
     auto p = db.read([&](soci::session& sql) { return adapters::load(sql, id); });
-    if (!p) return http::problem(404, "no payment for order " + id, req.path);
+    if (!p || !runtime::may_see(req, p->owner_id)) return http::problem(404, "no payment for order " + id, req.path);
     return http::json_text(200, payment_json(*p));
   });
-  ctx.router.add("POST", "/api/payments/refund/{orderId}", [&db](http::Request& req) {
+  ctx.router.add("POST", "/api/payments/refund/{orderId}", Role::kStaff, [&db](http::Request& req) {
     const auto& id = req.params["orderId"];
     if (!is_uuid(id)) return http::problem(404, "no payment for order " + id, req.path);
     return db.write([&](storage::Tx& tx) -> http::Response {
@@ -126,6 +130,7 @@ runtime::Background register_payment(runtime::ServiceContext& ctx) {
       if (*outcome == domain::RefundOutcome::kRefunded) {
         adapters::save_status_many(tx.sql, {&*p});
         c::emit(tx, c::PaymentRefunded{p->order_id, true, true});
+        runtime::audit(tx, req, "payment.refund", p->order_id, "amount=" + format_money(p->amount) + " " + p->currency);
         log::info({"payment", req.request_id, p->order_id}, "manual refund");
       }
       return http::json_text(200, payment_json(*p));

@@ -9,7 +9,9 @@
 #include <tuple>
 
 #include "libs/contracts/messages.h"
+#include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/ownership.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -77,10 +79,10 @@ void apply(storage::Tx& tx, Slot& slot, const Effects& fx, runtime::Metrics& met
       case Command::kReserve: c::emit(tx, c::ReserveInventory{s.order_id, lines, s.currency}); break;
       case Command::kRelease: c::emit(tx, c::ReleaseInventory{s.order_id}); break;
       case Command::kAuthorize:
-        c::emit(tx, c::AuthorizePayment{s.order_id, s.amount_minor, s.currency});
+        c::emit(tx, c::AuthorizePayment{s.order_id, s.amount_minor, s.currency, s.owner_id});
         break;
       case Command::kRefund: c::emit(tx, c::RefundPayment{s.order_id}); break;
-      case Command::kCreateFulfillment: c::emit(tx, c::CreateFulfillment{s.order_id}); break;
+      case Command::kCreateFulfillment: c::emit(tx, c::CreateFulfillment{s.order_id, s.owner_id}); break;
       case Command::kCancelFulfillment: c::emit(tx, c::CancelFulfillment{s.order_id}); break;
     }
   }
@@ -95,7 +97,8 @@ void apply(storage::Tx& tx, Slot& slot, const Effects& fx, runtime::Metrics& met
   if (fx.reached) {
     log::info({"saga", {}, s.order_id}, "saga " + std::string(domain::to_string(*fx.reached)) +
                                             (s.reason ? " (" + *s.reason + ")" : ""));
-    c::emit(tx, c::SagaOutcome{s.order_id, s.customer_email, std::string(domain::to_string(*fx.reached)), s.reason});
+    c::emit(tx, c::SagaOutcome{s.order_id, s.customer_email, std::string(domain::to_string(*fx.reached)), s.reason,
+                               s.owner_id});
     if (s.updated_ms >= s.created_ms)
       metrics.saga_duration.Observe(static_cast<double>(s.updated_ms - s.created_ms) / 1000.0);
     if (*fx.reached == domain::State::kCompleted) metrics.sagas_completed.Increment();
@@ -160,6 +163,7 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const 
       Effects fx;
       Saga s = Saga::start(e.orderId, e.customerEmail, e.amountMinor, e.currency, std::move(items), now,
                            settings.step_timeout_ms, fx);
+      s.owner_id = e.userId;
       Slot& slot = batch.slots.emplace(ids[i], Slot{std::move(s), /*is_new=*/true}).first->second;
       apply(tx, slot, fx, metrics, view_of(Saga{}), batch);
       continue;
@@ -281,19 +285,20 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "saga", sub);
+  runtime::register_audit_routes(ctx, "saga");
 
   auto& db = ctx.db;
-  ctx.router.add("GET", "/api/sagas/{orderId}", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/sagas/{orderId}", Role::kCustomer, [&db](http::Request& req) {
     const auto& id = req.params["orderId"];
     if (!is_uuid(id)) return http::problem(404, "no saga for order " + id, req.path);
     return db.read([&](soci::session& sql) {
       auto s = adapters::load(sql, id);
-      if (!s) return http::problem(404, "no saga for order " + id, req.path);
+      if (!s || !runtime::may_see(req, s->owner_id)) return http::problem(404, "no saga for order " + id, req.path);
       auto h = adapters::history(sql, id);
       return http::json_text(200, saga_json(*s, &h));
     });
   });
-  ctx.router.add("GET", "/api/sagas", [&db](http::Request& req) {
+  ctx.router.add("GET", "/api/sagas", Role::kCustomer, [&db](http::Request& req) {
     auto limit = http::parse_limit(req);
     if (!limit) return http::from_error(limit.error(), req.path);
     std::optional<std::string> state;
@@ -303,7 +308,8 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
     }
     auto before = http::parse_before(req);
     if (!before) return http::from_error(before.error(), req.path);
-    auto sagas = db.read([&](soci::session& sql) { return adapters::list(sql, state, *before, *limit); });
+    auto owner = runtime::owner_filter(req);
+    auto sagas = db.read([&](soci::session& sql) { return adapters::list(sql, state, owner, *before, *limit); });
     std::string body = "[";
     for (std::size_t i = 0; i < sagas.size(); ++i) body += (i ? "," : "") + saga_json(sagas[i], nullptr);
     return http::json_text(200, body + "]");

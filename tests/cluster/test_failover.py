@@ -54,7 +54,7 @@ class ReplicasUnderLoadTest(ClusterCase):
 
     def test_kill_one_replica_of_each_service_mid_load(self):
         stock, orders_total = 120, 200
-        pid = self.oms.new_product(self.token, stock, price="2.00")
+        pid = self.oms.new_product(self.staff, stock, price="2.00")
         accepted = {}
         lock = threading.Lock()
         killed = threading.Event()
@@ -101,7 +101,7 @@ class ReplicasUnderLoadTest(ClusterCase):
         self.assertNoDuplicateEffects(dict(list(final.items())[:60]))
         # the killed replicas come back (`up` starts what is missing) and the system still works
         self.oms.start()
-        p2 = self.oms.new_product(self.token, 5, price="1.00")
+        p2 = self.oms.new_product(self.staff, 5, price="1.00")
         o = self.oms.place_order(self.token, [item(p2, 2, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED", timeout=30)
 
@@ -110,7 +110,7 @@ class PostgresOutageTest(ClusterCase):
     server_args = ("--payment-delay-ms", "400")
 
     def test_postgres_stopped_mid_flow(self):
-        pid = self.oms.new_product(self.token, 50, price="3.00")
+        pid = self.oms.new_product(self.staff, 50, price="3.00")
         before = [self.oms.place_order(self.token, [item(pid, 1, "3.00")])["orderId"] for _ in range(5)]
         self.oms.cluster("stop", "postgres")
         try:
@@ -141,7 +141,7 @@ class NatsOutageTest(ClusterCase):
     server_args = ("--payment-delay-ms", "400")
 
     def test_nats_stopped_mid_flow(self):
-        pid = self.oms.new_product(self.token, 50, price="3.00")
+        pid = self.oms.new_product(self.staff, 50, price="3.00")
         before = [self.oms.place_order(self.token, [item(pid, 1, "3.00")])["orderId"] for _ in range(5)]
         self.oms.cluster("stop", "nats")
         during = []
@@ -189,7 +189,7 @@ class DeadLetterTest(ClusterCase):
     server_args = ("--admin-users", "ops")
 
     def test_poison_message_reaches_the_dead_letters(self):
-        ops = self.oms.login("ops")
+        ops = self.oms.login_admin("ops")
         msg_id = str(uuid.uuid4())
         nats_publish(self.oms.state()["nats_port"], "oms.order.created", '{"orderId": 42}', msg_id)
 
@@ -202,7 +202,7 @@ class DeadLetterTest(ClusterCase):
         self.assertEqual(dead[0]["attempts"], 5)
         self.assertTrue(dead[0]["error"])
         # it does not block what comes after it
-        pid = self.oms.new_product(self.token, 5, price="1.00")
+        pid = self.oms.new_product(self.staff, 5, price="1.00")
         o = self.oms.place_order(self.token, [item(pid, 1, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED", timeout=30)
         # a second copy with the same id is dropped by JetStream's de-duplication window

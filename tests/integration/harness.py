@@ -43,6 +43,11 @@ TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 DEFAULT_WAIT = float(os.environ.get("OMS_TEST_WAIT", "20"))
+# Roles (API.md, "Roles"): the defaults of --staff-users and --admin-users, and the operator
+# password every system under test gets (OMS_ADMIN_PASSWORD; a test of the generated one clears it).
+STAFF_USER = "staff"
+ADMIN_USER = "admin"
+OPERATOR_PASSWORD = "it-operator-" + uuid.uuid4().hex
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 HTTP_TIMEOUT = 60.0
@@ -89,6 +94,10 @@ def loads(text):
 
 def D(s):
     return Decimal(str(s))
+
+
+def unique_email(prefix="buyer"):
+    return "%s-%s@example.com" % (prefix, uuid.uuid4().hex[:10])
 
 
 def item(product_id, quantity, price):
@@ -302,7 +311,7 @@ class OmsProcess:
 
     def start(self):
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = dict(os.environ)
+        env = dict(os.environ, OMS_ADMIN_PASSWORD=OPERATOR_PASSWORD)
         if self.env:
             env.update(self.env)
         self.starts += 1
@@ -395,6 +404,10 @@ class OmsProcess:
         except OSError:
             return "<no stderr>"
 
+    def stdout_text(self):
+        """What the process printed on stdout (the ready line, a generated operator password)."""
+        return "\n".join(self.stdout_lines)
+
     def stderr_text(self):
         try:
             with open(self.stderr_path, "rb") as f:
@@ -410,11 +423,22 @@ class OmsProcess:
                             token=token, raw_body=raw_body, content_type=content_type,
                             timeout=timeout)
 
-    def login(self, user):
-        r = self.request("POST", "/api/auth/login?userId=" + _q(user))
+    def login(self, user, password=None):
+        """A token for `user`: a customer by user id alone; staff and admin (STAFF_USER,
+        ADMIN_USER) with the operator password, in the JSON body."""
+        if password is None:
+            r = self.request("POST", "/api/auth/login?userId=" + _q(user))
+        else:
+            r = self.request("POST", "/api/auth/login", body={"userId": user, "password": password})
         if r.status != 200 or not isinstance(r.body, dict) or "token" not in r.body:
             raise AssertionError("login(%r) failed: %r" % (user, r))
         return r.body["token"]
+
+    def login_staff(self, user=None):
+        return self.login(user or STAFF_USER, OPERATOR_PASSWORD)
+
+    def login_admin(self, user=None):
+        return self.login(user or ADMIN_USER, OPERATOR_PASSWORD)
 
     def create_order(self, token, items, email="buyer@example.com", key=None, currency=None,
                      headers=None):
@@ -578,7 +602,7 @@ class OmsCluster(OmsProcess):
         self.up = False
 
     def cluster(self, *args, check=True, timeout=240):
-        env = dict(os.environ)
+        env = dict(os.environ, OMS_ADMIN_PASSWORD=OPERATOR_PASSWORD)
         if self.env:
             env.update(self.env)
         cmd = [sys.executable, CLUSTER] + list(args[:1]) + ["--dir", self.data_dir] + list(args[1:])
@@ -661,6 +685,13 @@ class OmsCluster(OmsProcess):
     def stderr_text(self):
         return self._logs()
 
+    def stdout_text(self):
+        try:
+            with open(os.path.join(self.data_dir, "run", "gateway.out"), "rb") as f:
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
     def log_evidence(self, order_id, n=40):
         return "oms processes running: %s\n%s" % (
             sorted(self.oms_pids()), super().log_evidence(order_id, n))
@@ -714,7 +745,9 @@ class OmsTestCase(unittest.TestCase):
         cls.oms = cls.make_oms()
         try:
             cls.oms.start()
-            cls.token = cls.oms.login(cls.user)
+            cls.token = cls.oms.login(cls.user)  # a customer: its own orders only
+            cls.staff = cls.oms.login_staff()    # every order, inventory, refunds, shipments
+            cls.admin = cls.oms.login_admin()    # staff, plus /api/admin
         except BaseException:
             cls.oms.cleanup()
             raise

@@ -13,7 +13,7 @@ class AdminTest(OmsTestCase):
     server_args = ("--admin-users", "ops,root")
 
     def test_dead_letters_listed_for_admins_only(self):
-        ops = self.oms.login("ops")
+        ops = self.oms.login_admin("ops")
         for svc in SERVICES:
             path = "/api/admin/%s/dead-letters" % svc
             r = self.oms.request("GET", path, token=ops)
@@ -23,7 +23,7 @@ class AdminTest(OmsTestCase):
             self.assertProblem(self.oms.request("GET", path), 401)
 
     def test_retry_unknown_dead_letter_is_404(self):
-        root = self.oms.login("root")
+        root = self.oms.login_admin("root")
         r = self.oms.request("POST", "/api/admin/saga/dead-letters/nope/retry", token=root)
         self.assertProblem(r, 404)
         r = self.oms.request("POST", "/api/admin/saga/dead-letters/nope/retry", token=self.token)

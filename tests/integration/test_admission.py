@@ -12,7 +12,7 @@ class AdmissionTest(OmsTestCase):
     server_args = ("--max-pending-orders", "3", "--payment-delay-ms", "1500")
 
     def test_new_orders_wait_while_too_many_are_pending(self):
-        p = self.oms.new_product(self.token, 100, price="1.00")
+        p = self.oms.new_product(self.staff, 100, price="1.00")
         accepted = []
         for i in range(3):
             r = self.oms.create_order(self.token, [item(p, 1, "1.00")], key="adm-%d" % i)

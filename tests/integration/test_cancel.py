@@ -37,7 +37,7 @@ class CancelWhileReservingTest(CancelMixin, OmsTestCase):
     server_args = ("--inventory-delay-ms", "1500")
 
     def test_cancel_while_reserving(self):
-        p = self.oms.new_product(self.token, 10, price="3.00")
+        p = self.oms.new_product(self.staff, 10, price="3.00")
         o = self.oms.place_order(self.token, [item(p, 4, "3.00")])
         oid = o["orderId"]
         r = self.cancel(oid, reason="changed my mind")
@@ -76,7 +76,7 @@ class CancelWhileReservingTest(CancelMixin, OmsTestCase):
         self.assertStock(p, 10, 0, 10)
 
     def test_cancel_reason_too_long(self):
-        p = self.oms.new_product(self.token, 10, price="3.00")
+        p = self.oms.new_product(self.staff, 10, price="3.00")
         o = self.oms.place_order(self.token, [item(p, 1, "3.00")])
         r = self.cancel(o["orderId"], reason="r" * 501)
         self.assertProblem(r, 400, field="reason")
@@ -90,7 +90,7 @@ class CancelWhilePayingTest(CancelMixin, OmsTestCase):
     server_args = ("--payment-delay-ms", "1500")
 
     def test_cancel_while_paying(self):
-        p = self.oms.new_product(self.token, 10, price="3.00")
+        p = self.oms.new_product(self.staff, 10, price="3.00")
         o = self.oms.place_order(self.token, [item(p, 4, "3.00")])
         oid = o["orderId"]
         # wait until the stock is reserved and the payment is outstanding
@@ -121,7 +121,7 @@ class CancelWhilePayingTest(CancelMixin, OmsTestCase):
 class CancelTest(CancelMixin, OmsTestCase):
 
     def test_cancel_after_completion(self):
-        p = self.oms.new_product(self.token, 10, price="12.50")
+        p = self.oms.new_product(self.staff, 10, price="12.50")
         o = self.oms.place_order(self.token, [item(p, 2, "12.50")])
         oid = o["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")
@@ -152,10 +152,10 @@ class CancelTest(CancelMixin, OmsTestCase):
         self.assertCancelledOnce(oid)
         # a cancelled task can't be dispatched
         self.assertProblem(self.oms.request("POST", "/api/fulfillment/order/%s/dispatch" % oid,
-                                            token=self.token), 409)
+                                            token=self.staff), 409)
 
     def test_cancel_twice_is_harmless(self):
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 3, "1.00")])
         oid = o["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")
@@ -174,12 +174,12 @@ class CancelTest(CancelMixin, OmsTestCase):
         self.assertEqual(pay["status"], "REFUNDED")
 
     def test_cancel_after_dispatch_409(self):
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 3, "1.00")])
         oid = o["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")
         self.assertOk(self.oms.request("POST", "/api/fulfillment/order/%s/dispatch" % oid,
-                                       token=self.token))
+                                       token=self.staff))
         wait_for(lambda: self.oms.get_order(self.token, oid)["fulfillmentStatus"] == "DISPATCHED",
                  message="order to show DISPATCHED")
         r = self.cancel(oid)
@@ -193,11 +193,11 @@ class CancelTest(CancelMixin, OmsTestCase):
         self.assertNotIn("ORDER_CANCELLED", types)
         # after delivery as well
         self.assertOk(self.oms.request("POST", "/api/fulfillment/order/%s/deliver" % oid,
-                                       token=self.token))
+                                       token=self.staff))
         self.assertProblem(self.cancel(oid), 409)
 
     def test_cancel_failed_order_409(self):
-        p = self.oms.new_product(self.token, 1, price="1.00")
+        p = self.oms.new_product(self.staff, 1, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 5, "1.00")])
         oid = o["orderId"]
         self.oms.wait_status(self.token, oid, "FAILED")
@@ -217,7 +217,7 @@ class CancelTest(CancelMixin, OmsTestCase):
         self.assertIn("PUT", r.headers.get("allow", ""), r)
 
     def test_cancel_empty_body_and_no_content_type(self):
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         oid = o["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")

@@ -42,7 +42,7 @@ class ConcurrencyTest(OmsTestCase):
         return results
 
     def test_no_oversell(self):
-        pid = self.oms.new_product(self.token, 20, price="10.00")
+        pid = self.oms.new_product(self.staff, 20, price="10.00")
         results = self.fire(60, 8, lambda i: self.oms.create_order(
             self.token, [item(pid, 1, "10.00")], email="rush-%d@example.com" % i))
         self.assertEqual(len(results), 60)
@@ -65,7 +65,7 @@ class ConcurrencyTest(OmsTestCase):
         self.assertInvariants()
 
     def test_no_oversell_mixed_quantities(self):
-        pid = self.oms.new_product(self.token, 100, price="1.00")
+        pid = self.oms.new_product(self.staff, 100, price="1.00")
         qty = [1 + (i * 7) % 5 for i in range(80)]
         results = self.fire(80, 16, lambda i: (qty[i], self.oms.create_order(
             self.token, [item(pid, qty[i], "1.00")])))
@@ -92,7 +92,7 @@ class ConcurrencyTest(OmsTestCase):
             return list(ex.map(go, range(n)))
 
     def test_concurrent_cancels_of_one_order(self):
-        pid = self.oms.new_product(self.token, 10, price="1.00")
+        pid = self.oms.new_product(self.staff, 10, price="1.00")
         oid = self.oms.place_order(self.token, [item(pid, 2, "1.00")])["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")
         rs = self.same_order_burst(10, lambda: self.oms.request(
@@ -105,11 +105,11 @@ class ConcurrencyTest(OmsTestCase):
         self.assertEqual(self.saga_states(oid).count("CANCELLED"), 1)
 
     def test_concurrent_refunds_of_one_order(self):
-        pid = self.oms.new_product(self.token, 10, price="1.00")
+        pid = self.oms.new_product(self.staff, 10, price="1.00")
         oid = self.oms.place_order(self.token, [item(pid, 2, "1.00")])["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")
         rs = self.same_order_burst(10, lambda: self.oms.request(
-            "POST", "/api/payments/refund/" + oid, token=self.token))
+            "POST", "/api/payments/refund/" + oid, token=self.staff))
         self.assertTrue(all(r.status == 200 for r in rs), rs)
         self.assertTrue(all(r.body["status"] == "REFUNDED" for r in rs), rs)
         wait_for(lambda: "PAYMENT_REFUNDED" in self.oms.notification_types(self.token, oid),
@@ -118,11 +118,11 @@ class ConcurrencyTest(OmsTestCase):
                          ["ORDER_COMPLETED", "ORDER_CREATED", "PAYMENT_REFUNDED"])
 
     def test_concurrent_dispatches_of_one_order(self):
-        pid = self.oms.new_product(self.token, 10, price="1.00")
+        pid = self.oms.new_product(self.staff, 10, price="1.00")
         oid = self.oms.place_order(self.token, [item(pid, 3, "1.00")])["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")
         rs = self.same_order_burst(10, lambda: self.oms.request(
-            "POST", "/api/fulfillment/order/%s/dispatch" % oid, token=self.token))
+            "POST", "/api/fulfillment/order/%s/dispatch" % oid, token=self.staff))
         self.assertEqual(sorted(r.status for r in rs), [200] + [409] * 9, rs)
         self.waitStock(pid, 7, 0, 7)
         wait_for(lambda: "ORDER_DISPATCHED" in self.oms.notification_types(self.token, oid),
@@ -132,8 +132,8 @@ class ConcurrencyTest(OmsTestCase):
         self.assertStock(pid, 7, 0, 7)
 
     def test_opposite_line_order_no_deadlock(self):
-        a = self.oms.new_product(self.token, 10, price="1.00")
-        b = self.oms.new_product(self.token, 10, price="2.00")
+        a = self.oms.new_product(self.staff, 10, price="1.00")
+        b = self.oms.new_product(self.staff, 10, price="2.00")
 
         def make(i):
             lines = [item(a, 1, "1.00"), item(b, 1, "2.00")]
@@ -150,21 +150,21 @@ class ConcurrencyTest(OmsTestCase):
         self.assertStock(b, 0, 10, 10)
 
     def test_concurrent_restock_is_atomic(self):
-        pid = self.oms.new_product(self.token, 0, price="1.00")
+        pid = self.oms.new_product(self.staff, 0, price="1.00")
         results = self.fire(80, 8, lambda i: self.oms.request(
-            "POST", "/api/inventory/%s/add?quantity=%d" % (pid, 1 + i % 3), token=self.token))
+            "POST", "/api/inventory/%s/add?quantity=%d" % (pid, 1 + i % 3), token=self.staff))
         self.assertTrue(all(r.status == 200 for r in results), [r for r in results
                                                                 if r.status != 200][:3])
         expected = sum(1 + i % 3 for i in range(80))
         self.assertStock(pid, expected, 0, expected)
 
     def test_restock_while_ordering(self):
-        pid = self.oms.new_product(self.token, 10, price="1.00")
+        pid = self.oms.new_product(self.staff, 10, price="1.00")
 
         def make(i):
             if i % 4 == 0:
                 return ("add", self.oms.request("POST", "/api/inventory/%s/add?quantity=1" % pid,
-                                                token=self.token))
+                                                token=self.staff))
             return ("order", self.oms.create_order(self.token, [item(pid, 1, "1.00")]))
 
         results = self.fire(40, 8, make)
@@ -179,7 +179,7 @@ class ConcurrencyTest(OmsTestCase):
         self.assertStock(pid, total - done, done, total)
 
     def test_cancel_dispatch_race(self):
-        pid = self.oms.new_product(self.token, 100, price="1.00")
+        pid = self.oms.new_product(self.staff, 100, price="1.00")
         ids = []
         for _ in range(8):
             ids.append(self.oms.place_order(self.token, [item(pid, 2, "1.00")])["orderId"])
@@ -198,7 +198,7 @@ class ConcurrencyTest(OmsTestCase):
             def dispatch():
                 barrier.wait(10)
                 res["dispatch"] = self.oms.request(
-                    "POST", "/api/fulfillment/order/%s/dispatch" % oid, token=self.token)
+                    "POST", "/api/fulfillment/order/%s/dispatch" % oid, token=self.staff)
 
             ts = [threading.Thread(target=cancel), threading.Thread(target=dispatch)]
             for t in ts:

@@ -72,7 +72,8 @@ class DurabilityTest(OmsTestCase):
     def test_kill9_right_after_201s(self):
         oms = self.launch()
         self.token = oms.login("durable")
-        pid = oms.new_product(self.token, 1000, price="2.00")
+        self.staff = oms.login_staff()
+        pid = oms.new_product(self.staff, 1000, price="2.00")
         keys = ["dur-%d-%s" % (i, uuid.uuid4().hex[:8]) for i in range(24)]
         email = "durable-%s@example.com" % uuid.uuid4().hex[:8]
 
@@ -114,7 +115,8 @@ class DurabilityTest(OmsTestCase):
         args = ("--payment-delay-ms", "300")
         oms = self.launch(*args)
         self.token = oms.login("midsaga")
-        pid = oms.new_product(self.token, 1000, price="2.00")
+        self.staff = oms.login_staff()
+        pid = oms.new_product(self.staff, 1000, price="2.00")
         created = []
         for i in range(16):
             created.append(oms.place_order(self.token, [item(pid, 1, "2.00")]))
@@ -137,7 +139,8 @@ class DurabilityTest(OmsTestCase):
         each key after the restart ends up with exactly one order per key."""
         oms = self.launch()
         self.token = oms.login("inflight")
-        pid = oms.new_product(self.token, 1000, price="2.00")
+        self.staff = oms.login_staff()
+        pid = oms.new_product(self.staff, 1000, price="2.00")
         email = "inflight-%s@example.com" % uuid.uuid4().hex[:8]
         keys = ["fly-%d-%s" % (i, uuid.uuid4().hex[:8]) for i in range(200)]
         got = {}
@@ -198,7 +201,8 @@ class DurabilityTest(OmsTestCase):
         """Graceful shutdown with sagas in flight exits 0; they finish after the restart."""
         oms = self.launch("--payment-delay-ms", "300")
         self.token = oms.login("graceful")
-        pid = oms.new_product(self.token, 1000, price="2.00")
+        self.staff = oms.login_staff()
+        pid = oms.new_product(self.staff, 1000, price="2.00")
         created = [oms.place_order(self.token, [item(pid, 1, "2.00")]) for _ in range(10)]
         rc = oms.restart()
         self.assertEqual(rc, 0, "exit code on SIGTERM with sagas in flight; stderr tail:\n"
@@ -209,11 +213,12 @@ class DurabilityTest(OmsTestCase):
     def test_demo_catalog_not_reseeded_on_restart(self):
         oms = self.launch()
         self.token = oms.login("demo")
+        self.staff = oms.login_staff()
         o = oms.place_order(self.token, [item("prod-101", 3, "50.00")])
         oms.wait_status(self.token, o["orderId"], "COMPLETED")
         self.assertStock("prod-101", 97, 3, 100)
         self.assertOk(oms.request("POST", "/api/inventory/prod-202/add?quantity=5",
-                                  token=self.token))
+                                  token=self.staff))
         rc = oms.restart()
         self.assertEqual(rc, 0, oms.stderr_tail())
         self.assertStock("prod-101", 97, 3, 100)
@@ -229,7 +234,8 @@ class DurabilityTest(OmsTestCase):
         args = ("--payment-delay-ms", "5000", "--step-timeout-ms", "1500")
         oms = self.launch(*args)
         self.token = oms.login("timer")
-        pid = oms.new_product(self.token, 10, price="2.00")
+        self.staff = oms.login_staff()
+        pid = oms.new_product(self.staff, 10, price="2.00")
         o = oms.place_order(self.token, [item(pid, 3, "2.00")])
         oid = o["orderId"]
         wait_for(lambda: "PAYMENT_REQUESTED" in self.saga_states(oid), 20,

@@ -14,18 +14,18 @@ TRK_RE = re.compile(r"^TRK-[0-9A-F]{12}$")
 class FulfillmentTest(OmsTestCase):
 
     def completed_order(self, qty=2, stock=10):
-        p = self.oms.new_product(self.token, stock, price="3.00")
+        p = self.oms.new_product(self.staff, stock, price="3.00")
         o = self.oms.place_order(self.token, [item(p, qty, "3.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         return o["orderId"], p
 
     def dispatch(self, oid, body=None):
         return self.oms.request("POST", "/api/fulfillment/order/%s/dispatch" % oid, body=body,
-                                token=self.token)
+                                token=self.staff)
 
     def deliver(self, oid):
         return self.oms.request("POST", "/api/fulfillment/order/%s/deliver" % oid,
-                                token=self.token)
+                                token=self.staff)
 
     def order_field(self, oid, field, value):
         wait_for(lambda: self.oms.get_order(self.token, oid)[field] == value,
@@ -85,7 +85,7 @@ class FulfillmentTest(OmsTestCase):
     def test_dispatch_empty_body(self):
         oid, _ = self.completed_order(qty=1)
         r = self.oms.request("POST", "/api/fulfillment/order/%s/dispatch" % oid, raw_body=b"",
-                             content_type=None, token=self.token)
+                             content_type=None, token=self.staff)
         self.assertRegex(self.assertOk(r)["trackingNumber"], TRK_RE)
 
     def test_not_found(self):
@@ -93,14 +93,14 @@ class FulfillmentTest(OmsTestCase):
             with self.subTest(action=action):
                 self.assertProblem(self.oms.request(
                     "POST", "/api/fulfillment/order/%s/%s" % (uuid.uuid4(), action),
-                    token=self.token), 404)
+                    token=self.staff), 404)
                 self.assertProblem(self.oms.request(
                     "POST", "/api/fulfillment/order/not-a-uuid/%s" % action,
-                    token=self.token), 404)
+                    token=self.staff), 404)
         self.assertProblem(self.oms.request("GET", "/api/fulfillment/order/" + str(uuid.uuid4()),
                                             token=self.token), 404)
         # an order that failed has no task
-        p = self.oms.new_product(self.token, 0, price="1.00")
+        p = self.oms.new_product(self.staff, 0, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "FAILED")
         self.assertProblem(self.dispatch(o["orderId"]), 404)

@@ -11,7 +11,7 @@ from harness import OmsTestCase, D, item, _q  # noqa: E402
 class InventoryTest(OmsTestCase):
 
     def create(self, body, **kw):
-        return self.oms.request("POST", "/api/inventory", body=body, token=self.token, **kw)
+        return self.oms.request("POST", "/api/inventory", body=body, token=self.staff, **kw)
 
     def test_demo_catalog(self):
         p = self.oms.product(self.token, "prod-101")
@@ -98,47 +98,47 @@ class InventoryTest(OmsTestCase):
     def test_create_requires_json(self):
         raw = '{"productId": "ct-%s", "initialStock": 1}' % uuid.uuid4().hex[:8]
         self.assertProblem(self.oms.request("POST", "/api/inventory", raw_body=raw,
-                                            content_type="text/plain", token=self.token), 415)
+                                            content_type="text/plain", token=self.staff), 415)
         self.assertProblem(self.oms.request("POST", "/api/inventory", raw_body=raw,
-                                            content_type=None, token=self.token), 415)
+                                            content_type=None, token=self.staff), 415)
 
     def test_unknown_product_404(self):
         self.assertProblem(self.oms.request("GET", "/api/inventory/nope-" + uuid.uuid4().hex,
                                             token=self.token), 404)
 
     def test_restock(self):
-        pid = self.oms.new_product(self.token, 10, price="2.00")
+        pid = self.oms.new_product(self.staff, 10, price="2.00")
         v0 = self.oms.product(self.token, pid)["version"]
-        r = self.oms.request("POST", "/api/inventory/%s/add?quantity=5" % pid, token=self.token)
+        r = self.oms.request("POST", "/api/inventory/%s/add?quantity=5" % pid, token=self.staff)
         p = self.assertOk(r)
         self.assertEqual((p["availableQuantity"], p["reservedQuantity"], p["totalQuantity"]),
                          (15, 0, 15))
         self.assertGreater(p["version"], v0)
         r = self.oms.request("POST", "/api/inventory/%s/add?quantity=1000000" % pid,
-                             token=self.token)
+                             token=self.staff)
         self.assertEqual(self.assertOk(r)["totalQuantity"], 1000015)
         self.assertStock(pid, 1000015, 0, 1000015)
 
     def test_restock_validation(self):
-        pid = self.oms.new_product(self.token, 10)
+        pid = self.oms.new_product(self.staff, 10)
         for q in ("quantity=0", "quantity=-1", "quantity=1000001", "quantity=abc",
                   "quantity=1.5", "quantity=", ""):
             with self.subTest(q=q):
                 r = self.oms.request("POST", "/api/inventory/%s/add?%s" % (pid, q),
-                                     token=self.token)
+                                     token=self.staff)
                 self.assertProblem(r, 400, field="quantity")
         self.assertStock(pid, 10, 0, 10)
         self.assertProblem(self.oms.request(
             "POST", "/api/inventory/nope-%s/add?quantity=1" % uuid.uuid4().hex,
-            token=self.token), 404)
+            token=self.staff), 404)
 
     def test_restock_keeps_reserved(self):
-        pid = self.oms.new_product(self.token, 5, price="1.00")
+        pid = self.oms.new_product(self.staff, 5, price="1.00")
         o = self.oms.place_order(self.token, [item(pid, 5, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         self.assertStock(pid, 0, 5, 5)
         self.assertOk(self.oms.request("POST", "/api/inventory/%s/add?quantity=3" % pid,
-                                       token=self.token))
+                                       token=self.staff))
         self.assertStock(pid, 3, 5, 8)
 
     def test_list_in_product_id_order_and_paging(self):

@@ -12,7 +12,7 @@ class NotificationsTest(OmsTestCase):
 
     def test_completed_order_notifications(self):
         email = "note-%s@example.com" % uuid.uuid4().hex[:8]
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")], email=email)
         oid = o["orderId"]
         self.oms.wait_status(self.token, oid, "COMPLETED")
@@ -33,7 +33,7 @@ class NotificationsTest(OmsTestCase):
         self.assertEqual(sent, sorted(sent, reverse=True), "newest first")
 
     def test_failed_order_notifications(self):
-        p = self.oms.new_product(self.token, 0, price="1.00")
+        p = self.oms.new_product(self.staff, 0, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         oid = o["orderId"]
         self.oms.wait_status(self.token, oid, "FAILED")
@@ -42,7 +42,7 @@ class NotificationsTest(OmsTestCase):
 
     def test_recipient_filter_case_insensitive(self):
         email = "Case.Mixed-%s@Example.Org" % uuid.uuid4().hex[:8]
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         a = self.oms.place_order(self.token, [item(p, 1, "1.00")], email=email)
         b = self.oms.place_order(self.token, [item(p, 1, "1.00")], email=email.lower())
         other = self.oms.place_order(self.token, [item(p, 1, "1.00")],
@@ -70,7 +70,7 @@ class NotificationsTest(OmsTestCase):
             self.token, recipient="nobody-%s@example.com" % uuid.uuid4().hex), [])
 
     def test_unfiltered_and_limit(self):
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         wait_for(lambda: len(self.oms.notifications(self.token, order_id=o["orderId"])) == 2,
@@ -87,7 +87,7 @@ class NotificationsTest(OmsTestCase):
                                                     token=self.token), 400)
 
     def test_exactly_once_per_event_across_lifecycle(self):
-        p = self.oms.new_product(self.token, 10, price="2.00")
+        p = self.oms.new_product(self.staff, 10, price="2.00")
         done = self.oms.place_order(self.token, [item(p, 1, "2.00")])
         shipped = self.oms.place_order(self.token, [item(p, 1, "2.00")])
         cancelled = self.oms.place_order(self.token, [item(p, 1, "2.00")])
@@ -95,16 +95,16 @@ class NotificationsTest(OmsTestCase):
         for o in (done, shipped, cancelled, refunded):
             self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         self.assertOk(self.oms.request("POST", "/api/fulfillment/order/%s/dispatch"
-                                       % shipped["orderId"], token=self.token))
+                                       % shipped["orderId"], token=self.staff))
         self.assertOk(self.oms.request("POST", "/api/fulfillment/order/%s/deliver"
-                                       % shipped["orderId"], token=self.token))
+                                       % shipped["orderId"], token=self.staff))
         self.assertIn(self.oms.request("PUT", "/api/orders/%s/cancel" % cancelled["orderId"],
                                        token=self.token).status, (200, 202))
         self.oms.wait_status(self.token, cancelled["orderId"], "CANCELLED")
         self.assertOk(self.oms.request("POST", "/api/payments/refund/" + refunded["orderId"],
-                                       token=self.token))
+                                       token=self.staff))
         self.assertOk(self.oms.request("POST", "/api/payments/refund/" + refunded["orderId"],
-                                       token=self.token))
+                                       token=self.staff))
         expected = {
             done["orderId"]: ["ORDER_COMPLETED", "ORDER_CREATED"],
             shipped["orderId"]: ["ORDER_COMPLETED", "ORDER_CREATED", "ORDER_DISPATCHED"],

@@ -68,7 +68,7 @@ class OpsTest(OmsTestCase):
                                      "oms_orders_created_total")
         before_done = metric_value(self.oms.request("GET", "/metrics").body,
                                    "oms_sagas_completed_total")
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         after = self.oms.request("GET", "/metrics").body
@@ -80,7 +80,7 @@ class OpsTest(OmsTestCase):
     def test_latency_histograms(self):
         text = self.oms.request("GET", "/metrics").body
         before = metric_value(text, "oms_saga_duration_seconds_count") or 0
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         wait_for(lambda: (metric_value(self.oms.request("GET", "/metrics").body,
@@ -125,7 +125,7 @@ class OpsTest(OmsTestCase):
 
     def test_request_id_in_logs(self):
         rid = "log-probe-" + uuid.uuid4().hex
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         r = self.oms.create_order(self.token, [item(p, 1, "1.00")],
                                   headers={"X-Request-Id": rid})
         self.assertEqual(r.status, 201, r)
@@ -156,7 +156,7 @@ class TraceTest(OmsTestCase):
 
     def test_request_id_reaches_every_service_it_touched(self):
         rid = "trace-" + uuid.uuid4().hex
-        p = self.oms.new_product(self.token, 10, price="1.00")
+        p = self.oms.new_product(self.staff, 10, price="1.00")
         r = self.oms.create_order(self.token, [item(p, 1, "1.00")], headers={"X-Request-Id": rid})
         self.assertEqual(r.status, 201, r)
         self.oms.wait_status(self.token, r.body["orderId"], "COMPLETED")
@@ -222,7 +222,7 @@ class CommandLineTest(unittest.TestCase):
             token = oms.login("env")
             pid = "env-" + uuid.uuid4().hex[:8]
             r = oms.request("POST", "/api/inventory", body={"productId": pid, "initialStock": 5},
-                            token=token)
+                            token=oms.login_staff())
             self.assertEqual(r.status, 201, r)
             o = oms.place_order(token, [item(pid, 1, "6.00")])
             done = oms.wait_settled(token, o["orderId"])

@@ -7,11 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import OmsTestCase, D, item, wait_for, _q  # noqa: E402
-
-
-def unique_email(tag="buyer"):
-    return "%s-%s@example.com" % (tag, uuid.uuid4().hex[:12])
+from harness import OmsTestCase, D, item, unique_email, wait_for, _q  # noqa: E402
 
 
 class OrdersTest(OmsTestCase):
@@ -20,9 +16,9 @@ class OrdersTest(OmsTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.bob = cls.oms.login("bob")
-        cls.p50 = cls.oms.new_product(cls.token, 100000, price="50.00")
-        cls.p100 = cls.oms.new_product(cls.token, 100000, price="100.50")
-        cls.pdime = cls.oms.new_product(cls.token, 100000, price="0.10")
+        cls.p50 = cls.oms.new_product(cls.staff, 100000, price="50.00")
+        cls.p100 = cls.oms.new_product(cls.staff, 100000, price="100.50")
+        cls.pdime = cls.oms.new_product(cls.staff, 100000, price="0.10")
 
     # ------------------------------------------------------------------ create / get
 
@@ -97,7 +93,7 @@ class OrdersTest(OmsTestCase):
 
     def test_other_currency(self):
         # A product without a catalog price takes the client's price, in any currency.
-        free = self.oms.new_product(self.token, 10)
+        free = self.oms.new_product(self.staff, 10)
         r = self.oms.create_order(self.token, [item(free, 1, "50.00")], currency="EUR")
         o = self.assertOk(r, 201)
         self.assertEqual(o["currency"], "EUR")
@@ -133,11 +129,19 @@ class OrdersTest(OmsTestCase):
                 self.assertProblem(self.oms.request("GET", "/api/orders/" + bad,
                                                     token=self.token), 404)
 
-    def test_any_user_can_read_any_order(self):
+    def test_another_customers_order_is_not_found(self):
+        """API.md "Roles": a customer reads and cancels only its own orders; another's answers
+        404 (its id is not confirmed to a stranger) and changes nothing; staff read every order."""
         o = self.oms.place_order(self.token, [item(self.p50, 1, "50.00")])
-        got = self.assertOk(self.oms.request("GET", "/api/orders/" + o["orderId"],
-                                             token=self.bob))
+        oid = o["orderId"]
+        self.assertProblem(self.oms.request("GET", "/api/orders/" + oid, token=self.bob), 404)
+        self.assertProblem(self.oms.request("PUT", "/api/orders/%s/cancel" % oid, token=self.bob), 404)
+        self.assertNotIn(oid, [x["orderId"] for x in self.assertOk(
+            self.oms.request("GET", "/api/orders?limit=1000", token=self.bob))])
+        got = self.assertOk(self.oms.request("GET", "/api/orders/" + oid, token=self.staff))
         self.assertEqual(got["userId"], "alice")
+        self.assertFalse(got["cancelRequested"], "bob's cancel changed nothing")
+        self.assertOk(self.oms.request("GET", "/api/orders/" + oid, token=self.token))
 
     def test_user_id_is_token_subject(self):
         o = self.oms.place_order(self.bob, [item(self.p50, 1, "50.00")])
@@ -254,8 +258,12 @@ class OrdersTest(OmsTestCase):
             with self.subTest(variant):
                 # raw '@' and percent-encoded forms of the path segment
                 lst = self.assertOk(self.oms.request(
-                    "GET", "/api/orders/customer/" + variant, token=self.token))
+                    "GET", "/api/orders/customer/" + variant, token=self.staff))
                 self.assertEqual([x["orderId"] for x in lst], [b["orderId"], a["orderId"]])
+                # a customer's list of that email holds only its own orders
+                own = self.assertOk(self.oms.request(
+                    "GET", "/api/orders/customer/" + variant, token=self.token))
+                self.assertEqual([x["orderId"] for x in own], [a["orderId"]])
         empty = self.assertOk(self.oms.request(
             "GET", "/api/orders/customer/" + _q(unique_email("nobody")), token=self.token))
         self.assertEqual(empty, [])

@@ -12,10 +12,10 @@ class PaymentsTest(OmsTestCase):
     server_args = ("--payment-decline-limit", "1000.00")
 
     def refund(self, oid):
-        return self.oms.request("POST", "/api/payments/refund/" + oid, token=self.token)
+        return self.oms.request("POST", "/api/payments/refund/" + oid, token=self.staff)
 
     def completed_order(self, qty=2, price="15.00"):
-        p = self.oms.new_product(self.token, 10, price=price)
+        p = self.oms.new_product(self.staff, 10, price=price)
         o = self.oms.place_order(self.token, [item(p, qty, price)])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         return o["orderId"], p
@@ -67,7 +67,7 @@ class PaymentsTest(OmsTestCase):
         self.assertEqual(self.oms.saga(self.token, oid)["state"], "COMPLETED")
 
     def test_refund_declined_payment_409(self):
-        p = self.oms.new_product(self.token, 10, price="600.00")
+        p = self.oms.new_product(self.staff, 10, price="600.00")
         o = self.oms.place_order(self.token, [item(p, 2, "600.00")])
         oid = o["orderId"]
         done = self.oms.wait_status(self.token, oid, "FAILED")
@@ -79,7 +79,7 @@ class PaymentsTest(OmsTestCase):
         self.assertNotIn("PAYMENT_REFUNDED", self.oms.notification_types(self.token, oid))
 
     def test_refund_without_payment_404(self):
-        p = self.oms.new_product(self.token, 0, price="1.00")
+        p = self.oms.new_product(self.staff, 0, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "FAILED")
         self.assertProblem(self.refund(o["orderId"]), 404)
@@ -94,7 +94,7 @@ class PaymentsTest(OmsTestCase):
 
     def test_refund_wrong_method(self):
         r = self.oms.request("GET", "/api/payments/refund/" + str(uuid.uuid4()),
-                             token=self.token)
+                             token=self.staff)
         self.assertProblem(r, 405)
         self.assertIn("POST", r.headers.get("allow", ""), r)
 

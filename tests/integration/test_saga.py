@@ -15,8 +15,8 @@ SAGA_STATES = HAPPY + ["COMPENSATING", "FAILED", "CANCELLED"]
 class SagaTest(OmsTestCase):
 
     def test_happy_path(self):
-        a = self.oms.new_product(self.token, 10, price="25.00")
-        b = self.oms.new_product(self.token, 5, price="10.10")
+        a = self.oms.new_product(self.staff, 10, price="25.00")
+        b = self.oms.new_product(self.staff, 5, price="10.10")
         email = "happy-%s@example.com" % uuid.uuid4().hex[:8]
         o = self.oms.place_order(self.token, [item(a, 2, "25.00"), item(b, 5, "10.10")],
                                  email=email)
@@ -83,7 +83,7 @@ class SagaTest(OmsTestCase):
         self.assertEqual(after, (before[0] - 2, before[1] + 2, before[2]))
 
     def test_product_without_catalog_price_takes_client_price(self):
-        p = self.oms.new_product(self.token, 10)
+        p = self.oms.new_product(self.staff, 10)
         o = self.oms.place_order(self.token, [item(p, 3, "7.77")])
         done = self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         self.assertMoney(done["totalAmount"], "23.31")
@@ -115,38 +115,38 @@ class SagaTest(OmsTestCase):
         return done
 
     def test_insufficient_stock(self):
-        short = self.oms.new_product(self.token, 1, price="5.00")
-        plenty = self.oms.new_product(self.token, 50, price="5.00")
+        short = self.oms.new_product(self.staff, 1, price="5.00")
+        plenty = self.oms.new_product(self.staff, 50, price="5.00")
         o = self.oms.place_order(self.token, [item(plenty, 3, "5.00"), item(short, 2, "5.00")])
         self._assert_rejected(o["orderId"], "INSUFFICIENT_STOCK", short,
                               [(short, (1, 0, 1)), (plenty, (50, 0, 50))])
 
     def test_unknown_product(self):
-        plenty = self.oms.new_product(self.token, 50, price="5.00")
+        plenty = self.oms.new_product(self.staff, 50, price="5.00")
         ghost = "ghost-" + uuid.uuid4().hex[:10]
         o = self.oms.place_order(self.token, [item(plenty, 1, "5.00"), item(ghost, 1, "5.00")])
         self._assert_rejected(o["orderId"], "PRODUCT_NOT_FOUND", ghost, [(plenty, (50, 0, 50))])
 
     def test_price_mismatch(self):
-        p = self.oms.new_product(self.token, 50, price="5.00")
-        other = self.oms.new_product(self.token, 50, price="9.99")
+        p = self.oms.new_product(self.staff, 50, price="5.00")
+        other = self.oms.new_product(self.staff, 50, price="9.99")
         o = self.oms.place_order(self.token, [item(other, 1, "9.99"), item(p, 1, "4.99")])
         self._assert_rejected(o["orderId"], "PRICE_MISMATCH", p,
                               [(p, (50, 0, 50)), (other, (50, 0, 50))])
 
     def test_zero_stock_product(self):
-        p = self.oms.new_product(self.token, 0, price="1.00")
+        p = self.oms.new_product(self.staff, 0, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 1, "1.00")])
         self._assert_rejected(o["orderId"], "INSUFFICIENT_STOCK", p, [(p, (0, 0, 0))])
 
     def test_exact_stock_is_enough(self):
-        p = self.oms.new_product(self.token, 4, price="1.00")
+        p = self.oms.new_product(self.staff, 4, price="1.00")
         o = self.oms.place_order(self.token, [item(p, 4, "1.00")])
         self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         self.assertStock(p, 0, 4, 4)
 
     def test_saga_api(self):
-        p = self.oms.new_product(self.token, 5, price="2.00")
+        p = self.oms.new_product(self.staff, 5, price="2.00")
         ok = self.oms.place_order(self.token, [item(p, 1, "2.00")])
         bad = self.oms.place_order(self.token, [item(p, 99, "2.00")])
         self.oms.wait_status(self.token, ok["orderId"], "COMPLETED")
@@ -187,7 +187,7 @@ class PaymentDeclineTest(OmsTestCase):
     server_args = ("--payment-decline-limit", "100.00")
 
     def test_payment_declined_compensates(self):
-        p = self.oms.new_product(self.token, 10, price="60.00")
+        p = self.oms.new_product(self.staff, 10, price="60.00")
         o = self.oms.place_order(self.token, [item(p, 2, "60.00")])
         oid = o["orderId"]
         done = self.oms.wait_status(self.token, oid, "FAILED")
@@ -215,14 +215,14 @@ class PaymentDeclineTest(OmsTestCase):
         self.assertInvariants()
 
     def test_amount_at_limit_is_accepted(self):
-        p = self.oms.new_product(self.token, 10, price="50.00")
+        p = self.oms.new_product(self.staff, 10, price="50.00")
         o = self.oms.place_order(self.token, [item(p, 2, "50.00")])
         done = self.oms.wait_status(self.token, o["orderId"], "COMPLETED")
         self.assertEqual(done["paymentStatus"], "COMPLETED")
         self.assertStock(p, 8, 2, 10)
 
     def test_one_cent_over_limit_is_declined(self):
-        p = self.oms.new_product(self.token, 10)
+        p = self.oms.new_product(self.staff, 10)
         o = self.oms.place_order(self.token, [item(p, 1, "100.01")])
         done = self.oms.wait_status(self.token, o["orderId"], "FAILED")
         self.assertTrue(done["failureReason"].startswith("PAYMENT_DECLINED"), done)

@@ -22,7 +22,7 @@ class PaymentTimeoutTest(OmsTestCase):
     server_args = ("--payment-delay-ms", "5000", "--step-timeout-ms", "2000")
 
     def test_payment_timeout(self):
-        p = self.oms.new_product(self.token, 10, price="4.00")
+        p = self.oms.new_product(self.staff, 10, price="4.00")
         t0 = time.monotonic()
         o = self.oms.place_order(self.token, [item(p, 3, "4.00")])
         oid = o["orderId"]
@@ -64,7 +64,7 @@ class InventoryTimeoutTest(OmsTestCase):
     server_args = ("--inventory-delay-ms", "3000", "--step-timeout-ms", "500")
 
     def test_inventory_timeout(self):
-        p = self.oms.new_product(self.token, 10, price="4.00")
+        p = self.oms.new_product(self.staff, 10, price="4.00")
         t0 = time.monotonic()
         o = self.oms.place_order(self.token, [item(p, 3, "4.00")])
         oid = o["orderId"]

@@ -18,26 +18,28 @@ Response text(std::string body) {
   return r;
 }
 
-Request make(std::string method, std::string path) {
+Request make(std::string method, std::string path, Role role = Role::kCustomer) {
   Request r;
   r.method = std::move(method);
   r.path = std::move(path);
+  r.role = role;
   return r;
 }
 
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router.add("GET", "/api/orders", [](Request&) { return text("list"); });
-    router.add("POST", "/api/orders", [](Request&) { return text("create"); });
-    router.add("GET", "/api/orders/{orderId}", [](Request& r) {
+    router.add("GET", "/api/orders", Role::kCustomer, [](Request&) { return text("list"); });
+    router.add("POST", "/api/orders", Role::kCustomer, [](Request&) { return text("create"); });
+    router.add("GET", "/api/orders/{orderId}", Role::kCustomer, [](Request& r) {
       return text("get:" + r.params.at("orderId"));
     });
-    router.add("GET", "/api/orders/summary", [](Request&) { return text("summary"); });
-    router.add("POST", "/api/orders/{orderId}/cancel", [](Request& r) {
+    router.add("GET", "/api/orders/summary", Role::kCustomer, [](Request&) { return text("summary"); });
+    router.add("POST", "/api/orders/{orderId}/cancel", Role::kCustomer, [](Request& r) {
       return text("cancel:" + r.params.at("orderId"));
     });
-    router.add("GET", "/api/products/{productId}/stock/{warehouse}", [](Request& r) {
+    router.add("POST", "/api/products", Role::kStaff, [](Request&) { return text("created"); });
+    router.add("GET", "/api/products/{productId}/stock/{warehouse}", Role::kCustomer, [](Request& r) {
       return text(r.params.at("productId") + "@" + r.params.at("warehouse"));
     });
   }
@@ -133,6 +135,27 @@ TEST_F(RouterTest, ExtraSegmentIsNotFound) {
   EXPECT_EQ(router.dispatch(req).status, 404);
 }
 
+TEST_F(RouterTest, EachRouteNamesTheLeastRoleThatMayCallIt) {
+  for (Role role : {Role::kNone, Role::kCustomer}) {
+    auto req = make("POST", "/api/products", role);
+    auto res = router.dispatch(req);
+    EXPECT_EQ(res.status, 403) << to_string(role);
+    EXPECT_EQ(res.content_type, "application/problem+json");
+    EXPECT_NE(res.body.find("staff"), std::string::npos) << res.body;
+  }
+  for (Role role : {Role::kStaff, Role::kAdmin}) {
+    auto req = make("POST", "/api/products", role);
+    EXPECT_EQ(router.dispatch(req).body, "created") << to_string(role);
+  }
+  auto nobody = make("GET", "/api/orders", Role::kNone);
+  EXPECT_EQ(router.dispatch(nobody).status, 403);
+  // Unknown routes stay 404 and wrong methods 405, whatever the role.
+  auto unknown = make("POST", "/api/nothing", Role::kNone);
+  EXPECT_EQ(router.dispatch(unknown).status, 404);
+  auto wrong = make("DELETE", "/api/products", Role::kNone);
+  EXPECT_EQ(router.dispatch(wrong).status, 405);
+}
+
 TEST_F(RouterTest, Knows) {
   EXPECT_TRUE(router.knows("/api/orders/x/cancel"));
   EXPECT_TRUE(router.knows("/api/orders"));
@@ -141,7 +164,7 @@ TEST_F(RouterTest, Knows) {
 
 TEST_F(RouterTest, MergeAddsRoutes) {
   Router other;
-  other.add("GET", "/api/payments/{id}", [](Request& r) { return text("pay:" + r.params.at("id")); });
+  other.add("GET", "/api/payments/{id}", Role::kCustomer, [](Request& r) { return text("pay:" + r.params.at("id")); });
   router.merge(other);
   auto req = make("GET", "/api/payments/p1");
   EXPECT_EQ(router.dispatch(req).body, "pay:p1");

@@ -46,11 +46,12 @@ std::vector<Service> services() {
        [=](soci::session& s) {
          order::adapters::load(s, a);
          order::adapters::load_many(s, ids);
-         for (int w = 0; w < 8; ++w) {
+         for (int w = 0; w < 16; ++w) {
            order::adapters::ListQuery q;
            if (w & 1) q.status = "PENDING";
            if (w & 2) q.email_lower = "alice@example.com";
            if (w & 4) q.before = before;
+           if (w & 8) q.user_id = "alice";
            order::adapters::list(s, q);
          }
          order::adapters::find_key(s, "alice", "key-1");
@@ -63,8 +64,9 @@ std::vector<Service> services() {
          saga::adapters::history(s, a);
          saga::adapters::overdue(s, 1, 100);
          for (auto state : {std::optional<std::string>(), std::optional<std::string>("STARTED")})
-           for (auto b4 : {std::optional<std::string>(), std::optional<std::string>(before)})
-             saga::adapters::list(s, state, b4, 100);
+           for (auto owner : {std::optional<std::string>(), std::optional<std::string>("alice")})
+             for (auto b4 : {std::optional<std::string>(), std::optional<std::string>(before)})
+               saga::adapters::list(s, state, owner, b4, 100);
        }},
       {"inventory", inventory::adapters::migrations(),
        [=](soci::session& s) {
@@ -84,15 +86,17 @@ std::vector<Service> services() {
          fulfillment::adapters::load(s, a);
          fulfillment::adapters::load_many(s, ids);
          for (std::string status : {"", "ALL", "DISPATCHED"})
-           for (auto b4 : {std::optional<std::string>(), std::optional<std::string>(before)})
-             fulfillment::adapters::list(s, status, b4, 100);
+           for (auto owner : {std::optional<std::string>(), std::optional<std::string>("alice")})
+             for (auto b4 : {std::optional<std::string>(), std::optional<std::string>(before)})
+               fulfillment::adapters::list(s, status, owner, b4, 100);
        }},
       {"notification", notification::adapters::migrations(),
        [=](soci::session& s) {
          notification::adapters::recipients(s, ids);
-         for (int w = 0; w < 8; ++w)
+         for (int w = 0; w < 16; ++w)
            notification::adapters::list(s, w & 1 ? a : "", w & 2 ? "alice@example.com" : "",
-                                        w & 4 ? std::optional<std::string>(before) : std::nullopt, 100);
+                                        w & 4 ? std::optional<std::string>("alice") : std::nullopt,
+                                        w & 8 ? std::optional<std::string>(before) : std::nullopt, 100);
        }},
   };
 }

@@ -22,7 +22,8 @@ void insert_many(soci::session& sql, const std::vector<const domain::Task*>& tas
 void save_many(soci::session& sql, const std::vector<const domain::Task*>& tasks);  // status, tracking, updated_ms
 // Newest first; `status` empty: the open ones (INITIATED, DISPATCHED); "ALL": every task.
 // Newest first; `before`: only tasks older than that one (keyset paging by task id).
-std::vector<domain::Task> list(soci::session& sql, const std::string& status, const std::optional<std::string>& before,
-                               int limit);
+// Newest first; `owner`: only that user's tasks.
+std::vector<domain::Task> list(soci::session& sql, const std::string& status, const std::optional<std::string>& owner,
+                               const std::optional<std::string>& before, int limit);
 
 }  // namespace oms::fulfillment::adapters

@@ -14,6 +14,7 @@ struct Task {
   std::string status = "INITIATED";
   std::optional<std::string> tracking_number;
   std::int64_t created_ms = 0, updated_ms = 0;
+  std::optional<std::string> owner_id = {};  // the order's user (none for tasks made before owners were kept)
 };
 
 bool valid_status_filter(std::string_view s);

@@ -25,6 +25,8 @@ const std::vector<std::string>& migrations() {
       " request TEXT NOT NULL, status BIGINT NOT NULL, response TEXT NOT NULL,"
       " order_id TEXT NOT NULL, created_ms BIGINT NOT NULL, PRIMARY KEY (user_id, idem_key))",
       "CREATE INDEX idempotency_created ON idempotency (created_ms)",
+      // v2 (roles): a customer lists only its own orders.
+      "CREATE INDEX orders_user ON orders (user_id, created_ms)",
   };
   return m;
 }
@@ -108,13 +110,14 @@ void update(soci::session& sql, const Order& o) { update_many(sql, {&o}); }
 
 std::vector<Order> list(soci::session& sql, const ListQuery& q) {
   static const auto texts = storage::list_texts(std::string("SELECT ") + kColumns + " FROM orders",
-                                                {"status", "email_lower"}, "orders", "created_ms", "order_id");
-  int which = (q.status ? 1 : 0) + (q.email_lower ? 2 : 0) + (q.before ? 4 : 0);
+                                                {"status", "email_lower", "user_id"}, "orders", "created_ms", "order_id");
+  int which = (q.status ? 1 : 0) + (q.email_lower ? 2 : 0) + (q.user_id ? 4 : 0) + (q.before ? 8 : 0);
   storage::StmtRef st(sql, texts[which]);
   st->integer(0, q.limit);
   int next = 1;
   if (q.status) st->text(next++, *q.status);
   if (q.email_lower) st->text(next++, *q.email_lower);
+  if (q.user_id) st->text(next++, *q.user_id);
   if (q.before) storage::bind_older_than(*st, next, *q.before);
   st->run();
   std::vector<Order> out;

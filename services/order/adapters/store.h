@@ -23,6 +23,7 @@ void update_many(soci::session& sql, const std::vector<const domain::Order*>& or
 struct ListQuery {
   std::optional<std::string> status;
   std::optional<std::string> email_lower;
+  std::optional<std::string> user_id;  // only this user's orders (a customer's lists)
   std::optional<std::string> before;  // keyset paging: only orders older than this one
   int limit = 100;
 };

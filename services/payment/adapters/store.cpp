@@ -11,6 +11,8 @@ const std::vector<std::string>& migrations() {
       "CREATE TABLE payments (id TEXT PRIMARY KEY, order_id TEXT NOT NULL UNIQUE,"
       " amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL,"
       " transaction_id TEXT, failure_reason TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL)",
+      // v2 (roles): who may see the payment; NULL for payments made before (staff only).
+      "ALTER TABLE payments ADD COLUMN owner_id TEXT",
   };
   return m;
 }
@@ -18,7 +20,7 @@ const std::vector<std::string>& migrations() {
 namespace {
 
 constexpr const char* kColumns =
-    "id, order_id, amount_minor, currency, status, transaction_id, failure_reason, created_ms, updated_ms";
+    "id, order_id, amount_minor, currency, status, transaction_id, failure_reason, created_ms, updated_ms, owner_id";
 
 Payment from_stmt(const storage::Stmt& r) {
   Payment p;
@@ -31,12 +33,13 @@ Payment from_stmt(const storage::Stmt& r) {
   p.failure_reason = r.opt_str(6);
   p.created_ms = r.num(7);
   p.updated_ms = r.num(8);
+  p.owner_id = r.opt_str(9);
   return p;
 }
 
 std::string insert_many_sql(bool pg) {
-  return std::string("INSERT INTO payments (") + kColumns + ") SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8 FROM " +
-         storage::json_table(pg, "$1", "ssissssii", "x") + " ORDER BY n";
+  return std::string("INSERT INTO payments (") + kColumns + ") SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 FROM " +
+         storage::json_table(pg, "$1", "ssissssiis", "x") + " ORDER BY n";
 }
 
 std::string save_status_sql(bool pg) {
@@ -62,7 +65,7 @@ void insert_many(soci::session& sql, const std::vector<const Payment*>& payments
   static const std::string lite = insert_many_sql(false), pg = insert_many_sql(true);
   storage::run_rows(sql, lite, pg, payments, [](storage::JsonRows& r, const Payment* p) {
     r.add(p->id).add(p->order_id).add(p->amount.minor).add(p->currency).add(p->status).add(p->transaction_id);
-    r.add(p->failure_reason).add(p->created_ms).add(p->updated_ms);
+    r.add(p->failure_reason).add(p->created_ms).add(p->updated_ms).add(p->owner_id);
   });
 }
 

@@ -16,6 +16,7 @@ struct Payment {
   std::string status = "PENDING";  // PENDING | COMPLETED | FAILED | REFUNDED
   std::optional<std::string> transaction_id, failure_reason;
   std::int64_t created_ms = 0, updated_ms = 0;
+  std::optional<std::string> owner_id;  // the order's user (none for payments made before owners were kept)
 };
 
 // The simulator: declines any amount above the limit, captures the rest.

@@ -21,6 +21,9 @@ const std::vector<std::string>& migrations() {
       "CREATE INDEX sagas_created ON sagas (created_ms)",
       "CREATE TABLE saga_history (order_id TEXT NOT NULL, seq BIGINT NOT NULL, state TEXT NOT NULL,"
       " at_ms BIGINT NOT NULL, detail TEXT, PRIMARY KEY (order_id, seq))",
+      // v2 (roles): who may see the saga; NULL for sagas started before (staff only).
+      "ALTER TABLE sagas ADD COLUMN owner_id TEXT",
+      "CREATE INDEX sagas_owner ON sagas (owner_id, created_ms)",
   };
   return m;
 }
@@ -30,10 +33,10 @@ namespace {
 constexpr const char* kColumns =
     "order_id, customer_email, amount_minor, currency, items, state, awaiting, inventory_status,"
     " payment_status, fulfillment_status, cancel_requested, completed_once, reason, uncertain,"
-    " deadline_ms, step_timeout_ms, version, created_ms, updated_ms, cancel_seq";
+    " deadline_ms, step_timeout_ms, version, created_ms, updated_ms, cancel_seq, owner_id";
 
 // The columns of kColumns in order, for multi-row statements: 's' text, 'i' integer.
-constexpr std::string_view kTypes = "ssisssssssiisiiiiiii";
+constexpr std::string_view kTypes = "ssisssssssiisiiiiiiis";
 
 Saga from_stmt(const storage::Stmt& r) {
   Saga s;
@@ -61,6 +64,7 @@ Saga from_stmt(const storage::Stmt& r) {
   s.created_ms = r.num(17);
   s.updated_ms = r.num(18);
   s.cancel_seq = r.num(19);
+  s.owner_id = r.opt_str(20);
   return s;
 }
 
@@ -73,7 +77,7 @@ void add_row(storage::JsonRows& rows, const Saga& s) {  // rows.row() was called
   rows.add(domain::to_string(s.state)).add(domain::to_string(s.awaiting)).add(s.inventory_status).add(s.payment_status);
   rows.add(s.fulfillment_status).add(s.cancel_requested ? 1LL : 0LL).add(s.completed_once ? 1LL : 0LL).add(s.reason);
   rows.add(uncertain).add(s.deadline_ms).add(s.step_timeout_ms).add(s.version).add(s.created_ms).add(s.updated_ms);
-  rows.add(s.cancel_seq);
+  rows.add(s.cancel_seq).add(s.owner_id);
 }
 
 std::string insert_many_sql(bool pg) {
@@ -136,15 +140,16 @@ std::vector<domain::HistoryEntry> history(soci::session& sql, const std::string&
   return out;
 }
 
-std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, const std::optional<std::string>& before,
-                       int limit) {
-  static const auto texts =
-      storage::list_texts(std::string("SELECT ") + kColumns + " FROM sagas", {"state"}, "sagas", "created_ms", "order_id");
+std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, const std::optional<std::string>& owner,
+                       const std::optional<std::string>& before, int limit) {
+  static const auto texts = storage::list_texts(std::string("SELECT ") + kColumns + " FROM sagas", {"state", "owner_id"},
+                                                "sagas", "created_ms", "order_id");
   std::vector<Saga> out;
-  storage::StmtRef st(sql, texts[(state ? 1 : 0) + (before ? 2 : 0)]);
+  storage::StmtRef st(sql, texts[(state ? 1 : 0) + (owner ? 2 : 0) + (before ? 4 : 0)]);
   st->integer(0, limit);
   int next = 1;
   if (state) st->text(next++, *state);
+  if (owner) st->text(next++, *owner);
   if (before) storage::bind_older_than(*st, next, *before);
   st->run();
   while (st->next()) out.push_back(from_stmt(*st));

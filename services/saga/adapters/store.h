@@ -31,8 +31,9 @@ struct HistoryRow {
 void append_history(soci::session& sql, const std::vector<HistoryRow>& rows);
 std::vector<domain::HistoryEntry> history(soci::session& sql, const std::string& order_id);
 // Newest first; `before`: only sagas older than that one (keyset paging by order id).
-std::vector<domain::Saga> list(soci::session& sql, std::optional<std::string> state, const std::optional<std::string>& before,
-                               int limit);
+// Newest first; `owner`: only that user's sagas.
+std::vector<domain::Saga> list(soci::session& sql, std::optional<std::string> state, const std::optional<std::string>& owner,
+                               const std::optional<std::string>& before, int limit);
 std::vector<std::string> overdue(soci::session& sql, std::int64_t now, int limit);
 
 }  // namespace oms::saga::adapters

@@ -86,6 +86,7 @@ class Saga {
   // Persisted fields (public: the repository reads and writes them; only the methods above
   // change them in the application).
   std::string order_id, customer_email, currency;
+  std::optional<std::string> owner_id;  // the order's user (none for sagas started before owners were kept)
   std::int64_t amount_minor = 0;
   std::vector<Item> items;
   State state = State::kStarted;

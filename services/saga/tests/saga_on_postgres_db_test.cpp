@@ -52,6 +52,7 @@ class SagaOnPostgres : public ::testing::Test {
     req.path = path.substr(0, q);
     if (q != std::string::npos) req.query = http::parse_query(path.substr(q + 1));
     req.user_id = "alice";
+    req.role = Role::kCustomer;  // her own orders, payments, sagas and notifications only
     req.body = std::move(body);
     if (!req.body.empty()) req.set_header("content-type", "application/json");
     if (!key.empty()) req.set_header("idempotency-key", key);

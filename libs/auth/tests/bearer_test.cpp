@@ -1,9 +1,9 @@
 // The Authorization header's Bearer scheme: case-insensitive (RFC 9110 11.1), one token.
 #include <gtest/gtest.h>
 
-#include "services/gateway/gateway.h"
+#include "libs/auth/access.h"
 
-namespace oms::gateway {
+namespace oms::auth {
 namespace {
 
 TEST(BearerToken, TheSchemeIsCaseInsensitive) {
