@@ -326,8 +326,25 @@ class KubernetesManifests(unittest.TestCase):
                   if s["spec"].get("type") == "LoadBalancer"]
         self.assertEqual([s["spec"]["selector"] for s in public],
                          [{"app.kubernetes.io/name": "gateway"}])
-        self.assertIn("secretKeyRef", env["OMS_JWT_SECRET"],
-                      "gateway replicas need one shared secret")
+
+    def test_every_process_verifies_the_identity_providers_tokens(self):
+        """deploy/ uses `--auth external`: each pod reads the JWKS that OMS_JWKS_FILE names
+        from the ConfigMap oms-jwks, and holds no token-signing secret."""
+        common = self.by_kind["ConfigMap"]["oms-common"]["data"]
+        self.assertEqual(common["OMS_AUTH"], "external")
+        self.assertTrue(common["OMS_TOKEN_ISSUER"] and common["OMS_TOKEN_AUDIENCE"])
+        jwks = json.loads(self.by_kind["ConfigMap"]["oms-jwks"]["data"]["jwks.json"])
+        self.assertIsInstance(jwks["keys"], list)
+        folder, name = os.path.split(common["OMS_JWKS_FILE"])
+        self.assertEqual(name, "jwks.json")
+        for deployment_name, d in self.by_kind["Deployment"].items():
+            with self.subTest(deployment=deployment_name):
+                pod = d["spec"]["template"]["spec"]
+                [container] = pod["containers"]
+                mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+                volumes = {v["name"]: v for v in pod["volumes"]}
+                self.assertEqual(volumes[mounts[folder]]["configMap"]["name"], "oms-jwks")
+                self.assertNotIn("OMS_JWT_SECRET", container_env(container))
 
     def test_backends_accept_ingress_only_from_the_gateway(self):
         pods = {name: d["spec"]["template"]["metadata"]["labels"]
