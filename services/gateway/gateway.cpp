@@ -172,7 +172,10 @@ std::int64_t LoginGuard::blocked_for(const std::vector<std::string>& keys, std::
 
 void LoginGuard::failed(const std::vector<std::string>& keys, std::int64_t now) {
   std::lock_guard lock(mu_);
-  if (windows_.size() > 100'000) windows_.clear();  // bounded memory under address churn
+  if (windows_.size() > 100'000) {  // bounded memory under address churn: the stale go first
+    std::erase_if(windows_, [now](const auto& w) { return now - w.second.start_ms >= kWindowMs; });
+    if (windows_.size() > 100'000) windows_.clear();
+  }
   for (const auto& k : keys) {
     auto [it, fresh] = windows_.try_emplace(k, Window{now, 0});
     if (now - it->second.start_ms >= kWindowMs) it->second = Window{now, 0};
@@ -187,11 +190,14 @@ void LoginGuard::succeeded(const std::string& key) {
 
 namespace {
 
-// Compares without an early exit, so that the time taken says nothing about the password.
-bool same_secret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<std::size_t>(b.size(), 1)]);
-  return diff == 0 && !b.empty();
+// Compares without an early exit, so that the time taken says nothing about the password (only
+// about the length of what was given).
+bool same_secret(std::string_view given, std::string_view expected) {
+  if (expected.empty()) return false;
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i] ^ expected[i % expected.size()]);
+  return diff == 0;
 }
 
 }  // namespace
