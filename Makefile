@@ -22,7 +22,7 @@ run: build
 	@echo "       -d '{\"customerEmail\":\"alice@example.com\",\"items\":[{\"productId\":\"prod-101\",\"quantity\":2,\"price\":50.00}]}'"
 	@echo "  curl -s localhost:8080/api/orders -H \"Authorization: Bearer \$$TOKEN\"     # see README.md for the full tour"
 	@echo "Staff and admin log in with the operator password kept in $${OMS_DATA_DIR:-data}/admin.password (README.md)."
-	$(BUILD)/oms run --host $${OMS_HOST:-127.0.0.1} --port $${OMS_PORT:-8080} --data-dir $${OMS_DATA_DIR:-data}
+	$(BUILD)/oms run --host $${OMS_HOST:-127.0.0.1} --port $${OMS_PORT:-8080} --data-dir $${OMS_DATA_DIR:-data} --fault-injection
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DOMS_SANITIZE=ON -DOMS_TESTS=ON

@@ -32,10 +32,14 @@ void add_common(CLI::App* app, oms::runtime::Settings& s, Raw& raw) {
   app->add_option("--log-level", s.log_level, "trace|debug|info|warn|error")->envname("OMS_LOG_LEVEL")->capture_default_str();
   app->add_option("--step-timeout-ms", s.step_timeout_ms, "Deadline of every saga step")
       ->envname("OMS_STEP_TIMEOUT_MS")->capture_default_str();
-  app->add_option("--payment-delay-ms", s.payment_delay_ms, "Fault injection: payment provider latency")
+  app->add_option("--payment-delay-ms", s.payment_delay_ms, "Fault injection: payment provider latency at start")
       ->envname("OMS_PAYMENT_DELAY_MS")->capture_default_str();
-  app->add_option("--inventory-delay-ms", s.inventory_delay_ms, "Fault injection: warehouse latency")
+  app->add_option("--inventory-delay-ms", s.inventory_delay_ms, "Fault injection: warehouse latency at start")
       ->envname("OMS_INVENTORY_DELAY_MS")->capture_default_str();
+  app->add_flag("--fault-injection", s.fault_injection,
+                "Admins may set delays and failure rates of payment, inventory and fulfillment at run time"
+                " (/api/admin/<service>/faults)")
+      ->envname("OMS_FAULT_INJECTION");
   app->add_option("--rate-limit-rps", s.rate_limit_rps, "Requests per second per user and per address (0: off)")
       ->envname("OMS_RATE_LIMIT_RPS")->capture_default_str();
   app->add_option("--max-pending-orders", s.max_pending_orders,
@@ -166,6 +170,7 @@ int main(int argc, char** argv) {
                          " step-timeout-ms=" + std::to_string(s.step_timeout_ms) +
                          " payment-delay-ms=" + std::to_string(s.payment_delay_ms) +
                          " inventory-delay-ms=" + std::to_string(s.inventory_delay_ms) +
+                         " fault-injection=" + (s.fault_injection ? "true" : "false") +
                          " rate-limit-rps=" + std::to_string(s.rate_limit_rps) +
                          " max-pending-orders=" + std::to_string(s.max_pending_orders) +
                          " idempotency-retention-hours=" + std::to_string(s.idempotency_retention_hours) +

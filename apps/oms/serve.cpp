@@ -221,6 +221,13 @@ int run_gateway(const runtime::Settings& settings, const ServeOptions& options) 
     // order service replays the first answer). Other writes honour no key: never repeated.
     bool repeatable = req.method == "GET" || req.method == "HEAD" ||
                       (req.method == "POST" && req.path == "/api/orders" && req.header("idempotency-key"));
+    // Fault settings live in each replica's memory: a change goes to all of them (API.md).
+    if (req.method == "PUT" && first == "admin" && (rest == "faults" || rest == "faults/")) {
+      auto answers = up->second->forward_all(req);
+      for (auto& a : answers)
+        if (a.status != 200) return std::move(a);
+      return std::move(answers.front());
+    }
     return up->second->forward(req, repeatable);
   };
   // Ready when every service has a replica that says it is ready (all replicas are asked, at most

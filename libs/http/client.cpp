@@ -203,8 +203,9 @@ std::vector<Response> Upstream::get_all(const std::string& target) {
   return out;
 }
 
-Response Upstream::forward(const Request& req, bool repeatable) {
-  auto& i = *impl_;
+namespace {
+
+bhttp::request<bhttp::string_body> outgoing(const Request& req) {
   bhttp::request<bhttp::string_body> out;
   out.method_string(req.method);
   out.target(req.target.empty() ? req.path : req.target);
@@ -215,6 +216,27 @@ Response Upstream::forward(const Request& req, bool repeatable) {
   out.keep_alive(true);
   out.body() = req.body;
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT") out.prepare_payload();
+  return out;
+}
+
+}  // namespace
+
+std::vector<Response> Upstream::forward_all(const Request& req) {
+  auto out = outgoing(req);
+  std::vector<Response> answers;
+  for (auto& r : impl_->replicas) {
+    out.set(bhttp::field::host, r->host_header);
+    Response res;
+    if (impl_->try_replica(*r, out, /*repeatable=*/false, res) != Stage::kOk)
+      res = problem(503, "replica " + r->host_header + " of the " + impl_->service + " service did not answer", req.path);
+    answers.push_back(std::move(res));
+  }
+  return answers;
+}
+
+Response Upstream::forward(const Request& req, bool repeatable) {
+  auto& i = *impl_;
+  auto out = outgoing(req);
 
   // Replicas in round-robin order, those taken out last (tried only if no other answered).
   const std::size_t n = i.replicas.size();

@@ -41,6 +41,9 @@ class Upstream {
   Response forward(const Request& req, bool repeatable);
   // Sends a GET to every replica; returns the answers of those that answered (/metrics, /readyz).
   std::vector<Response> get_all(const std::string& target);
+  // Sends the request to every replica, once each; an answer per replica, in order (a 503
+  // problem for one that did not answer). For settings every replica must hold (faults).
+  std::vector<Response> forward_all(const Request& req);
 
  private:
   struct Impl;

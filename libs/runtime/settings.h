@@ -19,8 +19,9 @@ struct Settings {
   std::string log_level = "info";
   storage::Durability durability = storage::Durability::kFull;
   std::int64_t step_timeout_ms = 30000;
-  int payment_delay_ms = 0;    // fault injection: simulated provider latency
-  int inventory_delay_ms = 0;  // fault injection: simulated warehouse latency
+  int payment_delay_ms = 0;    // start value of the payment's authorize delay (runtime/faults.h)
+  int inventory_delay_ms = 0;  // start value of the inventory's reserve delay
+  bool fault_injection = false;  // the admin routes that change faults at run time
   double rate_limit_rps = 0;   // per user and per client address; 0 = off
   // Roles (API.md, "Roles"): user ids granted staff or admin; every other login is a customer.
   // A staff or admin login needs the operator password (dev mode).

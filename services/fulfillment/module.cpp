@@ -6,6 +6,7 @@
 #include "libs/contracts/messages.h"
 #include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/faults.h"
 #include "libs/runtime/ownership.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
@@ -31,8 +32,10 @@ std::string task_json(const Task& t) {
 // A batch of fulfillment commands: the tasks of every order they name are loaded in one
 // statement, each command applies in order in memory, and new and changed tasks are written with
 // one statement each.
-void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const runtime::Faults& faults) {
   long long now = now_ms();
+  // The warehouse's injected latency and failures, before anything is read.
+  for (const auto* m : msgs) faults.apply(m->subject == c::CreateFulfillment::kSubject ? "create" : "cancel");
   std::vector<std::string> order_ids;
   for (const auto* m : msgs) order_ids.push_back(boost::json::value_to<std::string>(boost::json::parse(m->payload).at("orderId")));
   auto tasks = adapters::load_many(tx.sql, order_ids);
@@ -96,15 +99,17 @@ runtime::Background register_fulfillment(runtime::ServiceContext& ctx) {
   ctx.db.migrate("fulfillment", adapters::migrations());
   auto& db = ctx.db;
   auto& metrics = ctx.metrics;
+  auto faults = std::make_shared<runtime::Faults>(std::vector<std::string>{"create", "cancel"});
   bus::Subscription sub{
       "fulfillment", {std::string(c::CreateFulfillment::kSubject), std::string(c::CancelFulfillment::kSubject)},
-      &ctx.db, [&metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
-        on_batch(msgs, tx);
+      &ctx.db, [&metrics, faults](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        on_batch(msgs, tx, *faults);
         metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "fulfillment", sub);
   runtime::register_audit_routes(ctx, "fulfillment");
+  runtime::register_fault_routes(ctx, "fulfillment", faults);
 
   ctx.router.add("GET", "/api/fulfillment/order/{orderId}", Role::kCustomer, [&db](http::Request& req) {
     const auto& id = req.params["orderId"];

@@ -9,6 +9,7 @@
 #include "libs/contracts/messages.h"
 #include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/faults.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
@@ -44,7 +45,7 @@ std::vector<domain::Line> lines_of(const std::vector<c::Line>& in) {
 // statement each, every command applies in order to them in memory (two orders of the same
 // product in one batch see each other's reservation), and each changed product and reservation
 // is written once.
-void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const runtime::Settings& settings) {
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const runtime::Faults& faults) {
   long long now = now_ms();
   struct In {
     const bus::Message* m;
@@ -72,12 +73,12 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const 
     order_ids.push_back(i.order_id);
     in.push_back(std::move(i));
   }
-  // The simulated latency of the warehouse (fault injection) comes before anything is read, as
-  // a slow participant's would: what it then reads is current.
-  if (settings.inventory_delay_ms > 0)
-    for (const auto& i : in)
-      if (i.m->subject == c::ReserveInventory::kSubject)
-        std::this_thread::sleep_for(std::chrono::milliseconds(settings.inventory_delay_ms));
+  // The warehouse's injected latency and failures come before anything is read, as a slow
+  // participant's would: what it then reads is current.
+  for (const auto& i : in) {
+    if (i.m->subject == c::ReserveInventory::kSubject) faults.apply("reserve");
+    else if (i.m->subject == c::ReleaseInventory::kSubject) faults.apply("release");
+  }
   auto reservations = adapters::find_reservations(tx.sql, order_ids);
   std::set<std::string> existed;
   for (const auto& [id, r] : reservations) existed.insert(id);
@@ -244,20 +245,22 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
       log::info({"inventory"}, "demo catalog created");
     });
   }
-  auto& settings = ctx.settings;
   auto& metrics = ctx.metrics;
+  auto faults = std::make_shared<runtime::Faults>(std::vector<std::string>{"reserve", "release"});
+  faults->set("reserve", {ctx.settings.inventory_delay_ms, 0.0});
   bus::Subscription sub{
       "inventory",
       {std::string(c::ReserveInventory::kSubject), std::string(c::ReleaseInventory::kSubject),
        std::string(c::ShipmentDispatched::kSubject)},
       &ctx.db,
-      [&settings, &metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
-        on_batch(msgs, tx, settings);
+      [&metrics, faults](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        on_batch(msgs, tx, *faults);
         metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "inventory", sub);
   runtime::register_audit_routes(ctx, "inventory");
+  runtime::register_fault_routes(ctx, "inventory", faults);
 
   ctx.router.add("GET", "/api/inventory", Role::kCustomer, [&db](http::Request& req) {
     auto limit = http::parse_limit(req);

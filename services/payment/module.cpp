@@ -7,6 +7,7 @@
 #include "libs/contracts/messages.h"
 #include "libs/runtime/audit.h"
 #include "libs/runtime/dead_letters.h"
+#include "libs/runtime/faults.h"
 #include "libs/runtime/ownership.h"
 #include "libs/core/clock.h"
 #include "libs/core/ids.h"
@@ -38,7 +39,8 @@ void reply(storage::Tx& tx, const Payment& p) {
 // A batch of payment commands: the payments of every order they name are loaded in one
 // statement, each command applies in order in memory, and new and changed payments are written
 // with one statement each.
-void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const runtime::Settings& settings) {
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const runtime::Settings& settings,
+              const runtime::Faults& faults) {
   long long now = now_ms();
   std::vector<boost::json::value> values;  // each payload parsed once
   std::vector<std::string> order_ids;
@@ -46,11 +48,9 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const 
     values.push_back(boost::json::parse(m->payload));
     order_ids.push_back(boost::json::value_to<std::string>(values.back().at("orderId")));
   }
-  // The simulated latency of the provider (fault injection) comes before anything is read.
-  if (settings.payment_delay_ms > 0)
-    for (const auto* m : msgs)
-      if (m->subject == c::AuthorizePayment::kSubject)
-        std::this_thread::sleep_for(std::chrono::milliseconds(settings.payment_delay_ms));
+  // The provider's injected latency and failures come before anything is read, as a slow
+  // provider's would: what is then read is current.
+  for (const auto* m : msgs) faults.apply(m->subject == c::AuthorizePayment::kSubject ? "authorize" : "refund");
   auto payments = adapters::load_many(tx.sql, order_ids);
   std::set<std::string> created, refunded;
   for (std::size_t i = 0; i < msgs.size(); ++i) {
@@ -102,15 +102,18 @@ runtime::Background register_payment(runtime::ServiceContext& ctx) {
   auto& db = ctx.db;
   auto& settings = ctx.settings;
   auto& metrics = ctx.metrics;
+  auto faults = std::make_shared<runtime::Faults>(std::vector<std::string>{"authorize", "refund"});
+  faults->set("authorize", {settings.payment_delay_ms, 0.0});
   bus::Subscription sub{
       "payment", {std::string(c::AuthorizePayment::kSubject), std::string(c::RefundPayment::kSubject)},
-      &ctx.db, [&settings, &metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
-        on_batch(msgs, tx, settings);
+      &ctx.db, [&settings, &metrics, faults](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+        on_batch(msgs, tx, settings, *faults);
         metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);
   runtime::register_dead_letter_routes(ctx, "payment", sub);
   runtime::register_audit_routes(ctx, "payment");
+  runtime::register_fault_routes(ctx, "payment", faults);
 
   ctx.router.add("GET", "/api/payments/order/{orderId}", Role::kCustomer, [&db](http::Request& req) {
     const auto& id = req.params["orderId"];
