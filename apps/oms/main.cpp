@@ -40,6 +40,8 @@ void add_common(CLI::App* app, oms::runtime::Settings& s, Raw& raw) {
                 "Admins may set delays and failure rates of payment, inventory and fulfillment at run time"
                 " (/api/admin/<service>/faults)")
       ->envname("OMS_FAULT_INJECTION");
+  app->add_option("--operator-email", s.operator_email, "Where OPERATOR_ALERT notifications go (a saga needs attention)")
+      ->envname("OMS_OPERATOR_EMAIL")->capture_default_str();
   app->add_option("--rate-limit-rps", s.rate_limit_rps, "Requests per second per user and per address (0: off)")
       ->envname("OMS_RATE_LIMIT_RPS")->capture_default_str();
   app->add_option("--max-pending-orders", s.max_pending_orders,

@@ -178,6 +178,13 @@ BOOST_DESCRIBE_STRUCT(SagaUpdated, (),
                        fulfillmentStatus, reason, cancelRequested, cancelSeq, version, atMs, amountMinor,
                        currency))
 
+// A saga entered NEEDS_ATTENTION: the operators are told (the notification service).
+struct OperatorAlert {
+  static constexpr std::string_view kSubject = "saga.alert";
+  std::string orderId, reason;
+};
+BOOST_DESCRIBE_STRUCT(OperatorAlert, (), (orderId, reason))
+
 // The saga reached COMPLETED, FAILED or CANCELLED (what the customer is told about).
 struct SagaOutcome {
   static constexpr std::string_view kSubject = "saga.outcome";

@@ -26,6 +26,11 @@ Metrics::Metrics()
       outbox_published(counter(*registry_, "oms_outbox_published_total", "Outbox rows published")),
       messages_handled(counter(*registry_, "oms_bus_messages_handled_total", "Messages handled by consumers")),
       dead_letters(counter(*registry_, "oms_dead_letters_total", "Messages moved to a dead-letter store")),
+      sagas_needing_attention(prometheus::BuildGauge()
+                                  .Name("oms_sagas_needing_attention")
+                                  .Help("Sagas in NEEDS_ATTENTION: a compensation failed past its retries")
+                                  .Register(*registry_)
+                                  .Add({})),
       http_duration(prometheus::BuildHistogram()
                         .Name("oms_http_request_duration_seconds")
                         .Help("Time to answer an HTTP request at the gateway")

@@ -2,6 +2,7 @@
 // Process-wide Prometheus metrics (prometheus-cpp core), served as text by /metrics.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -28,6 +29,7 @@ class Metrics {
   prometheus::Counter& outbox_published;
   prometheus::Counter& messages_handled;
   prometheus::Counter& dead_letters;
+  prometheus::Gauge& sagas_needing_attention;  // the saga service's, counted by its timer
   prometheus::Histogram& http_duration;  // seconds from request parsed to response ready
   prometheus::Histogram& saga_duration;  // seconds from order.created to COMPLETED/FAILED/CANCELLED
 };

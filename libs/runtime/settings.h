@@ -22,6 +22,7 @@ struct Settings {
   int payment_delay_ms = 0;    // start value of the payment's authorize delay (runtime/faults.h)
   int inventory_delay_ms = 0;  // start value of the inventory's reserve delay
   bool fault_injection = false;  // the admin routes that change faults at run time
+  std::string operator_email = "ops@localhost";  // where OPERATOR_ALERT notifications go
   double rate_limit_rps = 0;   // per user and per client address; 0 = off
   // Roles (API.md, "Roles"): user ids granted staff or admin; every other login is a customer.
   // A staff or admin login needs the operator password (dev mode).

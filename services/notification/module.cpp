@@ -29,7 +29,7 @@ std::string lower(std::string s) {
 // A batch of events: the recipients of the orders they name are read in one statement, the
 // notifications they cause are recorded with one statement (a duplicate (order, type) is
 // dropped there), and new recipients with another. Each notification belongs to the order's user.
-void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
+void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx, const std::string& operators) {
   long long now = now_ms();
   std::map<std::string, adapters::Recipient> fresh;  // recipients the batch learns
   std::vector<adapters::Notification> rows;
@@ -58,6 +58,10 @@ void on_batch(std::span<const bus::Message* const> msgs, storage::Tx& tx) {
     } else if (m->subject == c::ShipmentDispatched::kSubject) {
       auto e = c::decode<c::ShipmentDispatched>(m->payload);
       pending.push_back({e.orderId, domain::order_dispatched(e.orderId, e.trackingNumber), std::nullopt});
+    } else if (m->subject == c::OperatorAlert::kSubject) {
+      // To the operators' address, and no customer's to read (staff only).
+      auto e = c::decode<c::OperatorAlert>(m->payload);
+      pending.push_back({e.orderId, domain::operator_alert(e.orderId, e.reason), adapters::Recipient{operators, std::nullopt}});
     } else {
       throw std::runtime_error("notification: unexpected subject " + m->subject);
     }
@@ -94,9 +98,11 @@ runtime::Background register_notification(runtime::ServiceContext& ctx) {
   bus::Subscription sub{
       "notification",
       {std::string(c::OrderCreated::kSubject), std::string(c::SagaOutcome::kSubject),
-       std::string(c::PaymentRefunded::kSubject), std::string(c::ShipmentDispatched::kSubject)},
-      &ctx.db, [&metrics](std::span<const bus::Message* const> msgs, storage::Tx& tx) {
-        on_batch(msgs, tx);
+       std::string(c::PaymentRefunded::kSubject), std::string(c::ShipmentDispatched::kSubject),
+       std::string(c::OperatorAlert::kSubject)},
+      &ctx.db, [&metrics, operators = ctx.settings.operator_email](std::span<const bus::Message* const> msgs,
+                                                                 storage::Tx& tx) {
+        on_batch(msgs, tx, operators);
         metrics.messages_handled.Increment(static_cast<double>(msgs.size()));
       }};
   ctx.bus.subscribe(sub);

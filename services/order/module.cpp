@@ -282,7 +282,8 @@ runtime::Background register_order(runtime::ServiceContext& ctx) {
           auto it = orders.find(e.orderId);
           if (it == orders.end()) throw std::runtime_error("saga update for unknown order " + e.orderId);
           domain::SagaView v{e.orderStatus, e.paymentStatus, e.inventoryStatus, e.fulfillmentStatus,
-                             e.reason, e.cancelRequested, e.version, e.atMs, e.cancelSeq};
+                             e.reason, e.cancelRequested, e.version, e.atMs, e.cancelSeq,
+                             e.state == "NEEDS_ATTENTION"};
           if (domain::follow(it->second, v)) changed.insert(e.orderId);
         }
         std::vector<const Order*> rows;

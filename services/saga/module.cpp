@@ -32,7 +32,7 @@ using View = std::tuple<std::string, std::string, std::string, std::optional<std
                         std::optional<std::string>, bool, std::int64_t>;
 View view_of(const Saga& s) {
   return {std::string(s.order_status()), s.payment_status, s.inventory_status, s.fulfillment_status,
-          s.reason, s.cancel_requested, s.cancel_seq};
+          s.attention ? s.attention : s.reason, s.cancel_requested, s.cancel_seq};
 }
 
 // The sagas a batch of inputs touches, loaded at once and written once at the end.
@@ -89,11 +89,16 @@ void apply(storage::Tx& tx, Slot& slot, const Effects& fx, runtime::Metrics& met
   if (view_of(s) != before || fx.reached)
     c::emit(tx, c::SagaUpdated{s.order_id, s.customer_email, std::string(domain::to_string(s.state)),
                              std::string(s.order_status()), s.payment_status, s.inventory_status,
-                             s.fulfillment_status, s.reason, s.cancel_requested, s.cancel_seq, s.version,
+                             s.fulfillment_status, s.attention ? s.attention : s.reason, s.cancel_requested,
+                             s.cancel_seq, s.version,
                              s.updated_ms, s.amount_minor, s.currency});
   if (log::enabled(log::Level::kDebug))
     for (const auto& h : fx.history)
       log::debug({"saga", {}, s.order_id}, std::string(domain::to_string(h.state)) + (h.detail ? ": " + *h.detail : ""));
+  if (fx.alert) {
+    log::error({"saga", {}, s.order_id}, *s.attention + ": an admin must retry or resolve it");
+    c::emit(tx, c::OperatorAlert{s.order_id, *s.attention});
+  }
   if (fx.reached) {
     log::info({"saga", {}, s.order_id}, "saga " + std::string(domain::to_string(*fx.reached)) +
                                             (s.reason ? " (" + *s.reason + ")" : ""));
@@ -239,6 +244,11 @@ class Timer {
   }
   void fire() {
     long long now = now_ms();
+    if (now - counted_ms_ >= 1000) {  // the gauge of sagas that wait for an admin, once a second
+      counted_ms_ = now;
+      auto n = db_.read([&](soci::session& s) { return adapters::count_in_state(s, "NEEDS_ATTENTION"); });
+      metrics_.sagas_needing_attention.Set(static_cast<double>(n));
+    }
     auto due = db_.read([&](soci::session& s) { return adapters::overdue(s, now, 256); });
     if (due.empty()) return;
     std::sort(due.begin(), due.end());
@@ -258,6 +268,7 @@ class Timer {
 
   storage::Database& db_;
   runtime::Metrics& metrics_;
+  long long counted_ms_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -314,6 +325,40 @@ runtime::Background register_saga(runtime::ServiceContext& ctx) {
     for (std::size_t i = 0; i < sagas.size(); ++i) body += (i ? "," : "") + saga_json(sagas[i], nullptr);
     return http::json_text(200, body + "]");
   });
+
+  // An admin's answers to NEEDS_ATTENTION (API.md "Saga"): retry the failed step, or record that
+  // it was settled by hand. Both audited with the saga's change.
+  auto admin_step = [&db, &metrics](http::Request& req, bool resolve) -> http::Response {
+    const auto& id = req.params["orderId"];
+    if (!is_uuid(id)) return http::problem(404, "no saga for order " + id, req.path);
+    std::string note;
+    if (resolve) {
+      auto body = http::parse_body(req, /*optional=*/false);
+      if (!body) return http::from_error(body.error(), req.path);
+      const auto* n = body->is_object() ? body->as_object().if_contains("note") : nullptr;
+      if (!n || !n->is_string() || n->as_string().empty() || n->as_string().size() > 500)
+        return http::problem(400, "note must be a string of 1-500 characters: what was done by hand", req.path);
+      note = std::string(n->as_string());
+    }
+    return db.write([&](storage::Tx& tx) -> http::Response {
+      Batch batch;
+      batch.load(tx, {id});
+      auto it = batch.slots.find(id);
+      if (it == batch.slots.end()) return http::problem(404, "no saga for order " + id, req.path);
+      Slot& slot = it->second;
+      const View before = view_of(slot.saga);
+      auto fx = resolve ? slot.saga.resolve(req.user_id, note, now_ms()) : slot.saga.retry(req.user_id, now_ms());
+      if (!fx) return http::from_error(fx.error(), req.path);
+      apply(tx, slot, *fx, metrics, before, batch);
+      batch.write(tx);
+      runtime::audit(tx, req, resolve ? "saga.resolve" : "saga.retry", id, note);
+      return http::json_text(resolve ? 200 : 202, saga_json(slot.saga, nullptr));
+    });
+  };
+  ctx.router.add("POST", "/api/admin/saga/sagas/{orderId}/retry", Role::kAdmin,
+                 [admin_step](http::Request& req) { return admin_step(req, false); });
+  ctx.router.add("POST", "/api/admin/saga/sagas/{orderId}/resolve", Role::kAdmin,
+                 [admin_step](http::Request& req) { return admin_step(req, true); });
 
   auto timer = std::make_shared<Timer>(ctx);
   return {[timer] { timer->start(); }, [timer] { timer->stop(); }};

@@ -63,6 +63,7 @@ std::vector<Service> services() {
          saga::adapters::load_many(s, ids);
          saga::adapters::history(s, a);
          saga::adapters::overdue(s, 1, 100);
+         saga::adapters::count_in_state(s, "NEEDS_ATTENTION");
          for (auto state : {std::optional<std::string>(), std::optional<std::string>("STARTED")})
            for (auto owner : {std::optional<std::string>(), std::optional<std::string>("alice")})
              for (auto b4 : {std::optional<std::string>(), std::optional<std::string>(before)})

@@ -62,6 +62,8 @@ std::vector<Upgrade> upgrades() {
          ASSERT_TRUE(g);
          EXPECT_EQ(g->version, 7);
          EXPECT_FALSE(g->owner_id);
+         EXPECT_EQ(g->compensation_attempts, 0);
+         EXPECT_FALSE(g->attention);
          EXPECT_EQ(saga::adapters::history(s, id).size(), 1u);
          EXPECT_EQ(saga::adapters::list(s, std::nullopt, std::nullopt, std::nullopt, 10).size(), 1u);
          EXPECT_TRUE(saga::adapters::list(s, std::nullopt, std::string("alice"), std::nullopt, 10).empty());

@@ -31,4 +31,11 @@ Draft order_dispatched(const std::string& id, const std::string& tracking) {
           "Your order " + id + " is on its way. Tracking number: " + tracking + "."};
 }
 
+Draft operator_alert(const std::string& order_id, const std::string& reason) {
+  return {"OPERATOR_ALERT", "Order " + order_id + " needs attention",
+          "The saga of order " + order_id + " stopped: " + reason +
+              ". Retry it (POST /api/admin/saga/sagas/" + order_id + "/retry) once the cause is fixed, or"
+              " settle it by hand and resolve it (POST /api/admin/saga/sagas/" + order_id + "/resolve)."};
+}
+
 }  // namespace oms::notification::domain

@@ -1,12 +1,14 @@
 #pragma once
-// What the customer is told, for which event. Pure C++: the text of every notification.
+// What the customer is told, for which event — and the operators, when a saga needs attention.
+// Pure C++: the text of every notification.
 #include <optional>
 #include <string>
 
 namespace oms::notification::domain {
 
 struct Draft {
-  std::string type;  // ORDER_CREATED | ORDER_COMPLETED | ORDER_FAILED | ORDER_CANCELLED | PAYMENT_REFUNDED | ORDER_DISPATCHED
+  std::string type;  // ORDER_CREATED | ORDER_COMPLETED | ORDER_FAILED | ORDER_CANCELLED | PAYMENT_REFUNDED |
+                     // ORDER_DISPATCHED | OPERATOR_ALERT
   std::string subject;
   std::string body;
 };
@@ -17,5 +19,7 @@ std::optional<Draft> saga_outcome(const std::string& order_id, const std::string
                                   const std::optional<std::string>& reason);
 Draft payment_refunded(const std::string& order_id);
 Draft order_dispatched(const std::string& order_id, const std::string& tracking);
+// To the operators: a saga's compensation failed past its retries (NEEDS_ATTENTION).
+Draft operator_alert(const std::string& order_id, const std::string& reason);
 
 }  // namespace oms::notification::domain

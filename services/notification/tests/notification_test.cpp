@@ -52,6 +52,11 @@ TEST(Drafts, Types) {
   auto shipped = order_dispatched("o1", "TRK-9");
   EXPECT_EQ(shipped.type, "ORDER_DISPATCHED");
   EXPECT_NE(shipped.body.find("TRK-9"), std::string::npos);
+  auto alert = operator_alert("o1", "NEEDS_ATTENTION: refund failed 5 times");
+  EXPECT_EQ(alert.type, "OPERATOR_ALERT");
+  EXPECT_NE(alert.body.find("refund failed 5 times"), std::string::npos);
+  EXPECT_NE(alert.body.find("/api/admin/saga/sagas/o1/retry"), std::string::npos) << "says what to do";
+  EXPECT_FALSE(saga_outcome("o1", "NEEDS_ATTENTION", std::nullopt)) << "the customer is told nothing yet";
 }
 
 }  // namespace

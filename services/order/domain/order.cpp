@@ -116,7 +116,8 @@ bool follow(Order& o, const SagaView& v) {
   // before the saga read the cancel still says false).
   bool unseen = o.cancel_requested && v.cancel_seq < o.cancel_seq;
   o.cancel_requested = unseen || v.cancel_requested;
-  o.failure_reason = (o.status == "FAILED" || o.status == "CANCELLED") ? v.reason : std::nullopt;
+  // The reason shows once the saga ended, and while it waits for an admin (API.md, "Saga").
+  o.failure_reason = (o.status == "FAILED" || o.status == "CANCELLED" || v.needs_attention) ? v.reason : std::nullopt;
   o.updated_ms = std::max(o.updated_ms, v.at_ms);
   if (o.status == "COMPLETED" && !o.completed_ms) o.completed_ms = v.at_ms;
   if (o.status == "CANCELLED" && !o.cancelled_ms) o.cancelled_ms = v.at_ms;

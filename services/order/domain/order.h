@@ -73,6 +73,7 @@ struct SagaView {
   bool cancel_requested;
   std::int64_t version, at_ms;
   std::int64_t cancel_seq = 0;  // the highest cancel the saga had seen
+  bool needs_attention = false;  // a compensation failed past its retries: `reason` names the step
 };
 // Applies the saga's newest view; returns false for a stale (older or repeated) one.
 bool follow(Order& o, const SagaView& v);

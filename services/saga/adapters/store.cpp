@@ -24,6 +24,9 @@ const std::vector<std::string>& migrations() {
       // v2 (roles): who may see the saga; NULL for sagas started before (staff only).
       "ALTER TABLE sagas ADD COLUMN owner_id TEXT",
       "CREATE INDEX sagas_owner ON sagas (owner_id, created_ms)",
+      // v2 (NEEDS_ATTENTION): sends of the awaited compensation step, and why it needs attention.
+      "ALTER TABLE sagas ADD COLUMN compensation_attempts BIGINT NOT NULL DEFAULT 0",
+      "ALTER TABLE sagas ADD COLUMN attention TEXT",
   };
   return m;
 }
@@ -33,10 +36,11 @@ namespace {
 constexpr const char* kColumns =
     "order_id, customer_email, amount_minor, currency, items, state, awaiting, inventory_status,"
     " payment_status, fulfillment_status, cancel_requested, completed_once, reason, uncertain,"
-    " deadline_ms, step_timeout_ms, version, created_ms, updated_ms, cancel_seq, owner_id";
+    " deadline_ms, step_timeout_ms, version, created_ms, updated_ms, cancel_seq, owner_id, compensation_attempts,"
+    " attention";
 
 // The columns of kColumns in order, for multi-row statements: 's' text, 'i' integer.
-constexpr std::string_view kTypes = "ssisssssssiisiiiiiiis";
+constexpr std::string_view kTypes = "ssisssssssiisiiiiiiisis";
 
 Saga from_stmt(const storage::Stmt& r) {
   Saga s;
@@ -65,6 +69,8 @@ Saga from_stmt(const storage::Stmt& r) {
   s.updated_ms = r.num(18);
   s.cancel_seq = r.num(19);
   s.owner_id = r.opt_str(20);
+  s.compensation_attempts = static_cast<int>(r.num(21));
+  s.attention = r.opt_str(22);
   return s;
 }
 
@@ -77,7 +83,7 @@ void add_row(storage::JsonRows& rows, const Saga& s) {  // rows.row() was called
   rows.add(domain::to_string(s.state)).add(domain::to_string(s.awaiting)).add(s.inventory_status).add(s.payment_status);
   rows.add(s.fulfillment_status).add(s.cancel_requested ? 1LL : 0LL).add(s.completed_once ? 1LL : 0LL).add(s.reason);
   rows.add(uncertain).add(s.deadline_ms).add(s.step_timeout_ms).add(s.version).add(s.created_ms).add(s.updated_ms);
-  rows.add(s.cancel_seq).add(s.owner_id);
+  rows.add(s.cancel_seq).add(s.owner_id).add(static_cast<long long>(s.compensation_attempts)).add(s.attention);
 }
 
 std::string insert_many_sql(bool pg) {
@@ -91,7 +97,8 @@ std::string update_many_sql(bool pg) {
   // Every column that a transition may change; the key and the creation fields never change.
   return "UPDATE sagas SET state = x.c5, awaiting = x.c6, inventory_status = x.c7, payment_status = x.c8,"
          " fulfillment_status = x.c9, cancel_requested = x.c10, completed_once = x.c11, reason = x.c12,"
-         " uncertain = x.c13, deadline_ms = x.c14, version = x.c16, updated_ms = x.c18, cancel_seq = x.c19"
+         " uncertain = x.c13, deadline_ms = x.c14, version = x.c16, updated_ms = x.c18, cancel_seq = x.c19,"
+         " compensation_attempts = x.c21, attention = x.c22"
          " FROM " + storage::json_table(pg, "$1", kTypes, "x") + " WHERE sagas.order_id = x.c0";
 }
 
@@ -154,6 +161,12 @@ std::vector<Saga> list(soci::session& sql, std::optional<std::string> state, con
   st->run();
   while (st->next()) out.push_back(from_stmt(*st));
   return out;
+}
+
+long long count_in_state(soci::session& sql, const std::string& state) {
+  storage::StmtRef st(sql, "SELECT COUNT(*) FROM sagas WHERE state = $1");
+  st->text(0, state).run();
+  return st->next() ? st->num(0) : 0;
 }
 
 std::vector<std::string> overdue(soci::session& sql, std::int64_t now, int limit) {

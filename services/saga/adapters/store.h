@@ -35,5 +35,7 @@ std::vector<domain::HistoryEntry> history(soci::session& sql, const std::string&
 std::vector<domain::Saga> list(soci::session& sql, std::optional<std::string> state, const std::optional<std::string>& owner,
                                const std::optional<std::string>& before, int limit);
 std::vector<std::string> overdue(soci::session& sql, std::int64_t now, int limit);
+// How many sagas are in `state` now.
+long long count_in_state(soci::session& sql, const std::string& state);
 
 }  // namespace oms::saga::adapters

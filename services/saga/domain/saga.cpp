@@ -1,12 +1,13 @@
 #include "services/saga/domain/saga.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
 namespace oms::saga::domain {
 namespace {
 
-constexpr std::array<std::pair<State, std::string_view>, 10> kStates{{
+constexpr std::array<std::pair<State, std::string_view>, 11> kStates{{
     {State::kStarted, "STARTED"},
     {State::kInventoryRequested, "INVENTORY_REQUESTED"},
     {State::kInventoryReserved, "INVENTORY_RESERVED"},
@@ -17,7 +18,17 @@ constexpr std::array<std::pair<State, std::string_view>, 10> kStates{{
     {State::kCompensating, "COMPENSATING"},
     {State::kFailed, "FAILED"},
     {State::kCancelled, "CANCELLED"},
+    {State::kNeedsAttention, "NEEDS_ATTENTION"},
 }};
+
+std::string_view step_name(Awaiting a) {
+  switch (a) {
+    case Awaiting::kCancelFulfillment: return "cancel shipment";
+    case Awaiting::kRefund: return "refund";
+    case Awaiting::kRelease: return "release";
+    default: return "step";
+  }
+}
 
 constexpr std::array<std::pair<Awaiting, std::string_view>, 7> kAwaiting{{
     {Awaiting::kNone, "NONE"},
@@ -75,7 +86,8 @@ std::string_view Saga::order_status() const {
     case State::kCompleted: return "COMPLETED";
     case State::kFailed: return "FAILED";
     case State::kCancelled: return "CANCELLED";
-    case State::kCompensating: return completed_once ? "COMPLETED" : "PENDING";
+    case State::kCompensating:
+    case State::kNeedsAttention: return completed_once ? "COMPLETED" : "PENDING";
     default: return "PENDING";
   }
 }
@@ -116,13 +128,21 @@ void Saga::compensate(std::int64_t now, Effects& fx, std::string why) {
 }
 
 void Saga::next_compensation(std::int64_t now, Effects& fx) {
+  compensation_attempts = 0;
+  if (state == State::kNeedsAttention) {  // the failed step answered after all
+    attention.reset();
+    enter(State::kCompensating, now, fx, std::string("the failed step answered after all"));
+  }
   // Reverse order of the forward steps: shipment, money, stock.
   if (fulfillment_status == "INITIATED" || fulfillment_uncertain) {
     send(Command::kCancelFulfillment, Awaiting::kCancelFulfillment, now, fx);
+    compensation_attempts = 1;
   } else if (payment_status == "COMPLETED" || payment_uncertain) {
     send(Command::kRefund, Awaiting::kRefund, now, fx);
+    compensation_attempts = 1;
   } else if (inventory_status == "RESERVED" || inventory_uncertain) {
     send(Command::kRelease, Awaiting::kRelease, now, fx);
+    compensation_attempts = 1;
   } else {
     awaiting = Awaiting::kNone;
     deadline_ms = 0;
@@ -281,7 +301,8 @@ Effects Saga::on_cancel_requested(const std::optional<std::string>& why, std::in
 
 Effects Saga::decide_cancel(const std::optional<std::string>& why, std::int64_t now) {
   if (is_terminal(state)) return ignore("cancel after the saga ended");
-  if (cancel_requested || state == State::kCompensating) return ignore("already compensating");
+  if (cancel_requested || state == State::kCompensating || state == State::kNeedsAttention)
+    return ignore("already compensating");
   Effects fx;
   if (fulfillment_status == "DISPATCHED" || fulfillment_status == "DELIVERED") {
     // The order service checks this too, but the shipment may have left since.
@@ -317,17 +338,77 @@ Effects Saga::on_tick(std::int64_t now) {
       compensate(now, fx, "TIMEOUT: fulfillment");
       break;
     case Awaiting::kCancelFulfillment:
-      send(Command::kCancelFulfillment, awaiting, now, fx);  // retry the compensation
-      break;
     case Awaiting::kRefund:
-      send(Command::kRefund, awaiting, now, fx);
-      break;
     case Awaiting::kRelease:
-      send(Command::kRelease, awaiting, now, fx);
+      if (compensation_attempts >= kCompensationAttempts) {
+        std::string why = std::string(step_name(awaiting)) + " failed " + std::to_string(compensation_attempts) + " times";
+        attention = "NEEDS_ATTENTION: " + why;
+        deadline_ms = 0;
+        enter(State::kNeedsAttention, now, fx, why);
+        fx.alert = true;
+      } else {
+        retry_compensation(now, fx);
+      }
       break;
     case Awaiting::kNone:
       break;
   }
+  return fx;
+}
+
+std::int64_t Saga::compensation_backoff_ms() const {
+  int n = std::max(compensation_attempts, 1);
+  std::int64_t factor = std::min<std::int64_t>(std::int64_t{1} << std::min(n - 1, 20), kCompensationBackoffCap);
+  std::int64_t base = step_timeout_ms * factor;
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a of the order id and the attempt
+  for (char c : order_id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  h = (h ^ static_cast<std::uint64_t>(n)) * 1099511628211ULL;
+  return base + static_cast<std::int64_t>(h % static_cast<std::uint64_t>(base / 10 + 1));
+}
+
+// Sends the awaited compensation step again; its deadline is the backoff's.
+void Saga::retry_compensation(std::int64_t now, Effects& fx) {
+  Command c = awaiting == Awaiting::kCancelFulfillment ? Command::kCancelFulfillment
+              : awaiting == Awaiting::kRefund          ? Command::kRefund
+                                                       : Command::kRelease;
+  ++compensation_attempts;
+  send(c, awaiting, now, fx);
+  deadline_ms = now + compensation_backoff_ms();
+}
+
+Result<Effects> Saga::retry(const std::string& by, std::int64_t now) {
+  if (state != State::kNeedsAttention) return fail(Errc::kConflict, "the saga does not need attention");
+  Effects fx;
+  attention.reset();
+  compensation_attempts = 0;
+  enter(State::kCompensating, now, fx, "retry by " + by);
+  retry_compensation(now, fx);
+  return fx;
+}
+
+Result<Effects> Saga::resolve(const std::string& by, const std::string& note, std::int64_t now) {
+  if (state != State::kNeedsAttention) return fail(Errc::kConflict, "the saga does not need attention");
+  Effects fx;
+  // The failed step was settled by hand; the steps after it (if any) run as usual, so that
+  // nothing is left half undone (a refund settled by hand still releases the stock).
+  switch (awaiting) {
+    case Awaiting::kCancelFulfillment:
+      if (fulfillment_status) fulfillment_status = "CANCELLED";
+      fulfillment_uncertain = false;
+      break;
+    case Awaiting::kRefund:
+      payment_status = "REFUNDED";
+      payment_uncertain = false;
+      break;
+    case Awaiting::kRelease:
+      inventory_status = "RELEASED";
+      inventory_uncertain = false;
+      break;
+    default: break;
+  }
+  attention.reset();
+  enter(State::kCompensating, now, fx, "resolved by " + by + ": " + note);
+  next_compensation(now, fx);
   return fx;
 }
 

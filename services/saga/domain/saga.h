@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "libs/core/error.h"
+
 namespace oms::saga::domain {
 
 enum class State {
@@ -22,7 +24,16 @@ enum class State {
   kCompensating,
   kFailed,
   kCancelled,
+  // A compensation step failed past its retry bound: nothing is retried until an admin says
+  // retry or resolve (API.md, "Saga"). Not terminal.
+  kNeedsAttention,
 };
+
+// How often a compensation step is sent before the saga needs attention, and how the wait
+// between two sends grows: step timeout × 2^(n-1), at most × kCompensationBackoffCap, plus up to
+// 10 % jitter (derived from the order id, so that sagas that failed together spread out).
+inline constexpr int kCompensationAttempts = 5;
+inline constexpr int kCompensationBackoffCap = 8;
 
 // The reply the saga is waiting for (at most one at a time).
 enum class Awaiting { kNone, kInventory, kPayment, kFulfillment, kCancelFulfillment, kRefund, kRelease };
@@ -53,6 +64,7 @@ struct Effects {
   bool changed = false;                // the saga must be saved and the order told
   std::optional<State> reached;        // a terminal state reached by this input
   std::optional<std::string> ignored;  // why the input was ignored (logged)
+  bool alert = false;                  // entered NEEDS_ATTENTION: tell the operators
 };
 
 class Saga {
@@ -77,8 +89,13 @@ class Saga {
   Effects on_cancel_requested(const std::optional<std::string>& reason, std::int64_t now,
                               std::int64_t seq = 0);
   // The timer: a waiting step past its deadline fails the saga (forward step) or is retried
-  // (compensation step).
+  // with backoff (compensation step), up to kCompensationAttempts; then NEEDS_ATTENTION.
   Effects on_tick(std::int64_t now);
+  // An admin's answers to NEEDS_ATTENTION (kConflict in any other state): send the failed step
+  // again, or record that it was settled by hand and go on to where the saga was heading (the
+  // steps after the failed one run as usual).
+  Result<Effects> retry(const std::string& by, std::int64_t now);
+  Result<Effects> resolve(const std::string& by, const std::string& note, std::int64_t now);
 
   // The order's view.
   std::string_view order_status() const;
@@ -101,6 +118,8 @@ class Saga {
   // Steps that timed out: they may have taken effect, so they are compensated regardless.
   bool inventory_uncertain = false, payment_uncertain = false, fulfillment_uncertain = false;
   std::int64_t deadline_ms = 0;  // 0: not waiting
+  int compensation_attempts = 0;          // sends of the compensation step awaited now
+  std::optional<std::string> attention;   // why it needs attention (NEEDS_ATTENTION only)
   std::int64_t step_timeout_ms = 30000;
   std::int64_t version = 0;
   std::int64_t created_ms = 0, updated_ms = 0;
@@ -110,6 +129,8 @@ class Saga {
   void send(Command c, Awaiting a, std::int64_t now, Effects& fx);
   void compensate(std::int64_t now, Effects& fx, std::string why);
   void next_compensation(std::int64_t now, Effects& fx);
+  void retry_compensation(std::int64_t now, Effects& fx);
+  std::int64_t compensation_backoff_ms() const;
   Effects ignore(std::string why) const;
   Effects decide_cancel(const std::optional<std::string>& why, std::int64_t now);
   void touch(std::int64_t now, Effects& fx);

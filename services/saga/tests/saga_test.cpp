@@ -56,6 +56,14 @@ class SagaTest : public ::testing::Test {
 
   // Forward helpers.
   void reserve(std::int64_t t = kT0 + 1) { record(saga.on_inventory_reserved(t)); }
+  // A declined payment whose release the warehouse never answers: ticks at every deadline
+  // until the saga stops waiting.
+  void release_never_answered() {
+    reserve();
+    record(saga.on_payment_failed("PAYMENT_DECLINED", kT0 + 2));
+    for (int i = 0; i < 20 && saga.deadline_ms != 0; ++i) saga.on_tick(saga.deadline_ms);
+    ASSERT_EQ(saga.state, State::kNeedsAttention);
+  }
   void pay(std::int64_t t = kT0 + 2) { record(saga.on_payment_completed(t)); }
   void fulfil(std::int64_t t = kT0 + 3) { record(saga.on_fulfillment_created(t)); }
   void complete() {
@@ -446,11 +454,14 @@ TEST_F(SagaTest, CompensationTimeoutResendsTheSameCommand) {
   EXPECT_TRUE(t1.history.empty());
   EXPECT_EQ(saga.state, State::kCompensating);
   EXPECT_EQ(saga.awaiting, Awaiting::kRelease);
-  EXPECT_EQ(saga.deadline_ms, due + kStep) << "the retry gets a new deadline";
-  auto t2 = record(saga.on_tick(due + kStep));
+  // The retry gets a new deadline, twice the step's (exponential backoff) plus at most 10 % jitter.
+  EXPECT_GE(saga.deadline_ms, due + 2 * kStep);
+  EXPECT_LE(saga.deadline_ms, due + 2 * kStep + 2 * kStep / 10);
+  std::int64_t due2 = saga.deadline_ms;
+  auto t2 = record(saga.on_tick(due2));
   EXPECT_EQ(t2.commands, (Cmds{Command::kRelease}));
   // The retried command finally succeeds.
-  record(saga.on_inventory_released(due + kStep + 1));
+  record(saga.on_inventory_released(due2 + 1));
   EXPECT_EQ(saga.state, State::kFailed);
   EXPECT_EQ(saga.reason, std::optional<std::string>("PAYMENT_DECLINED"));
 }
@@ -463,6 +474,105 @@ TEST_F(SagaTest, RefundTimeoutResendsRefund) {
   auto t = record(saga.on_tick(saga.deadline_ms));
   EXPECT_EQ(t.commands, (Cmds{Command::kRefund}));
   EXPECT_EQ(saga.order_status(), "COMPLETED");
+}
+
+// ---- a compensation that keeps failing: NEEDS_ATTENTION, retry, resolve ----
+
+// Ticks at every deadline until the saga stops waiting (the participant never answers); returns
+// the waits between the sends, and keeps the commands sent and the alerts raised.
+std::vector<std::int64_t> tick_until_it_stops(Saga& saga, Cmds& sent_again, std::vector<Effects>& alerts) {
+  std::vector<std::int64_t> waits;
+  std::int64_t sent = saga.updated_ms;
+  for (int i = 0; i < 20 && saga.deadline_ms != 0; ++i) {
+    waits.push_back(saga.deadline_ms - sent);
+    sent = saga.deadline_ms;
+    auto fx = saga.on_tick(saga.deadline_ms);
+    for (auto c : fx.commands) sent_again.push_back(c);
+    if (fx.alert) alerts.push_back(fx);
+  }
+  return waits;
+}
+
+TEST_F(SagaTest, ACompensationFailingPastItsBoundNeedsAttention) {
+  reserve();
+  record(saga.on_payment_failed("PAYMENT_DECLINED", kT0 + 2));
+  ASSERT_EQ(saga.awaiting, Awaiting::kRelease);
+  std::vector<Effects> alerts;
+  Cmds again;
+  auto waits = tick_until_it_stops(saga, again, alerts);
+  // 5 sends of the release in all: the first, then 4 retries 2x, 4x, 8x, 8x the step apart
+  ASSERT_EQ(waits.size(), 5u);
+  EXPECT_EQ(waits[0], kStep);
+  std::int64_t factors[] = {2, 4, 8, 8};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_GE(waits[i + 1], factors[i] * kStep) << i;
+    EXPECT_LE(waits[i + 1], factors[i] * kStep + factors[i] * kStep / 10) << i;
+  }
+  EXPECT_EQ(again, Cmds(4, Command::kRelease));
+  EXPECT_EQ(saga.state, State::kNeedsAttention);
+  EXPECT_EQ(saga.deadline_ms, 0) << "nothing is retried by itself any more";
+  EXPECT_EQ(saga.attention, std::optional<std::string>("NEEDS_ATTENTION: release failed 5 times"));
+  EXPECT_EQ(alerts.size(), 1u) << "one alert";
+  EXPECT_EQ(saga.order_status(), "PENDING");
+  EXPECT_FALSE(saga.on_tick(kT0 + 1'000'000'000).changed);
+  EXPECT_TRUE(saga.on_cancel_requested(std::string("again"), kT0 + 1'000'000'000, 1).commands.empty());
+}
+
+TEST_F(SagaTest, AnAdminRetrySendsTheFailedStepAgain) {
+  release_never_answered();
+  std::int64_t now = kT0 + 10'000'000;
+  auto fx = saga.retry("ada", now);
+  ASSERT_TRUE(fx.has_value());
+  EXPECT_EQ(fx->commands, (Cmds{Command::kRelease}));
+  EXPECT_EQ(saga.state, State::kCompensating);
+  EXPECT_FALSE(saga.attention);
+  EXPECT_GE(saga.deadline_ms, now + kStep);
+  EXPECT_EQ(saga.compensation_attempts, 1) << "a fresh bound";
+  ASSERT_FALSE(saga.retry("ada", now + 1)) << "409 when it does not need attention";
+  EXPECT_EQ(saga.retry("ada", now + 1).error().code, Errc::kConflict);
+  saga.on_inventory_released(now + 2);
+  EXPECT_EQ(saga.state, State::kFailed);
+  EXPECT_EQ(saga.inventory_status, "RELEASED");
+}
+
+TEST_F(SagaTest, ResolveSettlesTheFailedStepAndGoesOnWhereTheSagaWasHeading) {
+  complete();
+  record(saga.on_cancel_requested(std::string("changed my mind"), kT0 + 10));
+  record(saga.on_fulfillment_cancelled(kT0 + 11));
+  ASSERT_EQ(saga.awaiting, Awaiting::kRefund);
+  std::vector<Effects> alerts;
+  Cmds again;
+  tick_until_it_stops(saga, again, alerts);
+  ASSERT_EQ(saga.state, State::kNeedsAttention);
+  EXPECT_EQ(saga.order_status(), "COMPLETED") << "a cancel of a completed order keeps COMPLETED meanwhile";
+  EXPECT_EQ(saga.attention, std::optional<std::string>("NEEDS_ATTENTION: refund failed 5 times"));
+  auto fx = saga.resolve("ada", "refunded by bank transfer", kT0 + 10'000'000);
+  ASSERT_TRUE(fx.has_value());
+  ASSERT_EQ(fx->history.size(), 1u);
+  EXPECT_EQ(fx->history[0].state, State::kCompensating);
+  EXPECT_EQ(fx->history[0].detail, std::optional<std::string>("resolved by ada: refunded by bank transfer"));
+  EXPECT_EQ(saga.payment_status, "REFUNDED");
+  EXPECT_EQ(fx->commands, (Cmds{Command::kRelease})) << "the stock is still released";
+  EXPECT_EQ(saga.resolve("ada", "again", kT0 + 10'000'001).error().code, Errc::kConflict);
+  auto end = saga.on_inventory_released(kT0 + 10'000'002);
+  EXPECT_EQ(saga.state, State::kCancelled);
+  EXPECT_EQ(end.reached, std::optional<State>(State::kCancelled));
+}
+
+TEST_F(SagaTest, ResolvingTheLastStepEndsAtOnce) {
+  release_never_answered();
+  auto fx = saga.resolve("ada", "released in the warehouse system", kT0 + 10'000'000);
+  ASSERT_TRUE(fx.has_value());
+  EXPECT_EQ(states_of(fx->history), (States{State::kCompensating, State::kFailed}));
+  EXPECT_EQ(saga.inventory_status, "RELEASED");
+  EXPECT_EQ(saga.reason, std::optional<std::string>("PAYMENT_DECLINED"));
+}
+
+TEST_F(SagaTest, ALateReplyWhileNeedingAttentionResumesTheCompensation) {
+  release_never_answered();
+  auto fx = saga.on_inventory_released(kT0 + 10'000'000);
+  EXPECT_EQ(states_of(fx.history), (States{State::kCompensating, State::kFailed}));
+  EXPECT_FALSE(saga.attention);
 }
 
 // ---- duplicates and stray replies ----
@@ -553,7 +663,8 @@ TEST_F(SagaTest, NonManualRefundWhileCompletedIgnored) {
 TEST(SagaNames, StateAndAwaitingRoundTrip) {
   for (State s : {State::kStarted, State::kInventoryRequested, State::kInventoryReserved,
                   State::kPaymentRequested, State::kPaymentCompleted, State::kFulfillmentRequested,
-                  State::kCompleted, State::kCompensating, State::kFailed, State::kCancelled}) {
+                  State::kCompleted, State::kCompensating, State::kFailed, State::kCancelled,
+                  State::kNeedsAttention}) {
     auto name = to_string(s);
     EXPECT_NE(name, "?");
     EXPECT_EQ(parse_state(name), s) << name;
@@ -568,6 +679,7 @@ TEST(SagaNames, StateAndAwaitingRoundTrip) {
   EXPECT_TRUE(is_terminal(State::kCancelled));
   EXPECT_FALSE(is_terminal(State::kCompleted));
   EXPECT_FALSE(is_terminal(State::kCompensating));
+  EXPECT_FALSE(is_terminal(State::kNeedsAttention));
 }
 
 }  // namespace
