@@ -1,7 +1,6 @@
 #include "libs/runtime/dead_letters.h"
 
 #include <algorithm>
-#include <sstream>
 
 #include "libs/bus/consumer.h"
 #include "libs/runtime/audit.h"

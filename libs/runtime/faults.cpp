@@ -1,6 +1,7 @@
 #include "libs/runtime/faults.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <random>
@@ -21,9 +22,11 @@ Faults::Faults(const std::vector<std::string>& operations) {
 void Faults::set(const std::string& operation, Setting s) {
   std::lock_guard lock(mu_);
   settings_.at(operation) = s;
+  if (s.delay_ms > 0 || s.fail_rate > 0) any_ = true;
 }
 
 void Faults::apply(const std::string& operation) const {
+  if (!any_.load(std::memory_order_relaxed)) return;  // the usual case: no faults, per message
   Setting s;
   {
     std::lock_guard lock(mu_);
@@ -85,6 +88,8 @@ Result<void> Faults::replace(std::string_view body) {
   }
   std::lock_guard lock(mu_);
   settings_ = std::move(next);
+  any_ = std::any_of(settings_.begin(), settings_.end(),
+                     [](const auto& e) { return e.second.delay_ms > 0 || e.second.fail_rate > 0; });
   return {};
 }
 

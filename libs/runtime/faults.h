@@ -10,6 +10,7 @@
 //                                      replaces them (operations not named go back to none)
 // Admin only, and only with --fault-injection (otherwise the routes do not exist: 404).
 #include <cstdint>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,7 @@ class Faults {
  private:
   mutable std::mutex mu_;
   std::map<std::string, Setting> settings_;
+  std::atomic<bool> any_{false};  // some setting is not "none": apply() may skip the lock otherwise
 };
 
 // Adds GET/PUT /api/admin/<service>/faults when settings.fault_injection is on.

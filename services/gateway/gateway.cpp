@@ -21,6 +21,7 @@ struct Family {
   std::vector<std::string> meta;  // # HELP / # TYPE lines
   std::vector<std::string> order;  // sample keys in first-seen order
   std::map<std::string, double> values;
+  bool gauge = false;  // a level, not a count: replicas report the same one (their shared database)
 };
 
 // Adds the families of one exposition text to `out`: the gateway's own oms_http_* families
@@ -48,6 +49,7 @@ void collect(const std::string& text, std::vector<std::string>& names, std::map<
     Family& f = it->second;
     if (line.starts_with("#")) {
       if (std::find(f.meta.begin(), f.meta.end(), line) == f.meta.end()) f.meta.emplace_back(line);
+      if (line.starts_with("# TYPE ") && line.ends_with(" gauge")) f.gauge = true;
       continue;
     }
     auto space = line.rfind(' ');
@@ -59,9 +61,9 @@ void collect(const std::string& text, std::vector<std::string>& names, std::map<
     } catch (...) {
       continue;
     }
-    auto [vit, new_key] = f.values.try_emplace(key, 0.0);
+    auto [vit, new_key] = f.values.try_emplace(key, v);
     if (new_key) f.order.push_back(key);
-    vit->second += v;
+    else vit->second = f.gauge ? std::max(vit->second, v) : vit->second + v;
   }
 }
 

@@ -31,7 +31,8 @@ struct GatewayOptions {
 // Distributed mode's /metrics at the gateway: the whole system's totals in one scrape. Takes the
 // gateway's own oms_http_* families from `own` and every other family summed over `services`
 // (the text of each service replica's /metrics), sample by sample (counters and histogram
-// buckets add up). Each process's own /metrics stays available for per-replica scraping.
+// buckets add up; a gauge is the highest replica's: the replicas of a service measure the same
+// database, e.g. oms_sagas_needing_attention). Each process's own /metrics stays available for per-replica scraping.
 std::string merge_metrics(const std::string& own, const std::vector<std::string>& services);
 
 class RateLimiter {

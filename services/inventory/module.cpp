@@ -4,7 +4,6 @@
 #include <cmath>
 #include <set>
 #include <span>
-#include <thread>
 
 #include "libs/contracts/messages.h"
 #include "libs/runtime/audit.h"

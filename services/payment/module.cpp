@@ -2,7 +2,6 @@
 
 #include <set>
 #include <span>
-#include <thread>
 
 #include "libs/contracts/messages.h"
 #include "libs/runtime/audit.h"

@@ -32,7 +32,7 @@ using View = std::tuple<std::string, std::string, std::string, std::optional<std
                         std::optional<std::string>, bool, std::int64_t>;
 View view_of(const Saga& s) {
   return {std::string(s.order_status()), s.payment_status, s.inventory_status, s.fulfillment_status,
-          s.attention ? s.attention : s.reason, s.cancel_requested, s.cancel_seq};
+          s.shown_reason(), s.cancel_requested, s.cancel_seq};
 }
 
 // The sagas a batch of inputs touches, loaded at once and written once at the end.
@@ -89,7 +89,7 @@ void apply(storage::Tx& tx, Slot& slot, const Effects& fx, runtime::Metrics& met
   if (view_of(s) != before || fx.reached)
     c::emit(tx, c::SagaUpdated{s.order_id, s.customer_email, std::string(domain::to_string(s.state)),
                              std::string(s.order_status()), s.payment_status, s.inventory_status,
-                             s.fulfillment_status, s.attention ? s.attention : s.reason, s.cancel_requested,
+                             s.fulfillment_status, s.shown_reason(), s.cancel_requested,
                              s.cancel_seq, s.version,
                              s.updated_ms, s.amount_minor, s.currency});
   if (log::enabled(log::Level::kDebug))

@@ -106,6 +106,18 @@ def item(product_id, quantity, price):
 
 # --------------------------------------------------------------------------- JWT helpers
 
+def metric_value(text, name):
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^%s(\{[^}]*\})? (\S+)" % re.escape(name), line)
+        if m:
+            total += float(m.group(2))
+            found = True
+    return total if found else None
+
+
 def b64url(data):
     if isinstance(data, str):
         data = data.encode()

@@ -2,7 +2,6 @@
 provider — played here by keys the `openssl` command makes — verified against its JWKS file by
 the gateway and, in distributed mode, by every service; issuer and audience pinned; the role is
 the issuer's claim; the login is gone (404)."""
-import base64
 import json
 import os
 import shutil
@@ -14,17 +13,11 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MODE, OmsTestCase, http_request, item, oms_bin,  # noqa: E402
+from harness import (MODE, OmsTestCase, b64url, http_request, item, oms_bin,  # noqa: E402
                      service_names)
 
 ISSUER = "https://id.example.test"
 AUDIENCE = "oms"
-
-
-def b64url(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def openssl(*args, data=None):

@@ -8,7 +8,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import OmsTestCase, item, wait_for  # noqa: E402
+from harness import OmsTestCase, item, metric_value, wait_for  # noqa: E402
 
 OPERATORS = "ops@localhost"
 
@@ -25,11 +25,7 @@ class NeedsAttentionTest(OmsTestCase):
                                 body=body)
 
     def gauge(self):
-        text = self.oms.request("GET", "/metrics").body
-        for line in text.splitlines():
-            if line.startswith("oms_sagas_needing_attention "):
-                return float(line.split()[1])
-        return None
+        return metric_value(self.oms.request("GET", "/metrics").body, "oms_sagas_needing_attention")
 
     def test_a_refund_that_keeps_failing_waits_for_an_admin(self):
         pid = self.oms.new_product(self.staff, 10, price="4.00")

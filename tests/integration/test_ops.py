@@ -9,24 +9,12 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import OmsTestCase, OmsProcess, item, oms_bin, service_names, wait_for  # noqa: E402
+from harness import OmsTestCase, OmsProcess, item, metric_value, oms_bin, service_names, wait_for  # noqa: E402
 
 METRIC_LINE = re.compile(
     r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
     r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*,?\})? '
     r'[-+]?(?:[0-9.eE+-]+|NaN|Inf|\+Inf|-Inf)( -?[0-9]+)?$')
-
-
-def metric_value(text, name):
-    total, found = 0.0, False
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^%s(\{[^}]*\})? (\S+)" % re.escape(name), line)
-        if m:
-            total += float(m.group(2))
-            found = True
-    return total if found else None
 
 
 class OpsTest(OmsTestCase):

@@ -55,5 +55,13 @@ TEST(MergeMetrics, NoServicesAnsweringLeavesTheGatewaysOwn) {
   EXPECT_EQ(m.find("oms_orders_created_total"), std::string::npos) << m;
 }
 
+TEST(MergeMetrics, AGaugeIsTheHighestReplicasNotTheirSum) {
+  // Two saga replicas count the same table; the other services register the gauge at 0.
+  const char* saga = "# TYPE oms_sagas_needing_attention gauge\noms_sagas_needing_attention 2\n";
+  const char* other = "# TYPE oms_sagas_needing_attention gauge\noms_sagas_needing_attention 0\n";
+  std::string m = merge_metrics(kGateway, {other, saga, saga, other});
+  EXPECT_NE(m.find("oms_sagas_needing_attention 2\n"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace oms::gateway

@@ -97,8 +97,9 @@ class Saga {
   Result<Effects> retry(const std::string& by, std::int64_t now);
   Result<Effects> resolve(const std::string& by, const std::string& note, std::int64_t now);
 
-  // The order's view.
+  // The order's view: its status, and the reason it shows (why it needs attention, if it does).
   std::string_view order_status() const;
+  const std::optional<std::string>& shown_reason() const { return attention ? attention : reason; }
 
   // Persisted fields (public: the repository reads and writes them; only the methods above
   // change them in the application).
