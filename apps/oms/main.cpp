@@ -5,6 +5,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/oms/audit.h"
+#include "apps/oms/client.h"
 #include "apps/oms/embedded.h"
 #include "apps/oms/serve.h"
 #include "libs/core/log.h"
@@ -144,7 +146,32 @@ int main(int argc, char** argv) {
 
   auto* list = app.add_subcommand("services", "List the services: name, default port, route (/api/<route>/…)");
 
+  // The client subcommands: `oms` talking to a running deployment through its gateway.
+  oms::app::ClientOptions client;
+  auto* login = app.add_subcommand("login", "Print a token for a user (export OMS_TOKEN=$(oms login --user admin))");
+  oms::app::add_client_options(login, client, /*token=*/false);
+  std::string login_user, password_file;
+  login->add_option("--user", login_user, "The user id to log in as")->required();
+  login->add_option("--password-file", password_file,
+                    "Staff and admin: a file holding the operator password (else OMS_ADMIN_PASSWORD, else asked)");
+  auto* audit = app.add_subcommand("audit", "Check the invariants across the services (admin token); exit 1 on a violation");
+  oms::app::add_client_options(audit, client, /*token=*/true);
+  oms::app::audit::Options audit_options;
+  audit->add_option("--page", audit_options.page, "Items per request")->capture_default_str()->check(CLI::Range(1, 1000));
+  audit->add_option("--settle-ms", audit_options.settle_ms, "Pause before a finding is looked at again")
+      ->capture_default_str()->check(CLI::Range(0, 600000));
+  audit->add_option("--rounds", audit_options.rounds, "How many times a finding is looked at again")
+      ->capture_default_str()->check(CLI::Range(1, 100));
+
   CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*login) return oms::app::run_login(client, login_user, password_file);
+    if (*audit) return oms::app::audit::main(client, audit_options);
+  } catch (const std::exception& e) {  // e.g. a malformed --url
+    std::cerr << "oms: " << e.what() << "\n";
+    return 2;
+  }
 
   if (*list) {  // one line each, tab-separated: scripts/cluster and the tests take their list from here
     for (const auto& svc : oms::services::all()) std::cout << svc.name << '\t' << svc.port << '\t' << svc.route << '\n';

@@ -235,7 +235,9 @@ http::Response Gateway::login(http::Request& req) {
       r.set_header("Retry-After", std::to_string(wait));
       return r;
     }
-    if (!password || !same_secret(*password, options_.operator_password)) {
+    if (!password)  // not a guess (`oms login` asks for the password after this answer): not counted
+      return http::problem(401, "staff and admin logins need the operator password", p);
+    if (!same_secret(*password, options_.operator_password)) {
       guard_.failed(keys, now_ms());
       log::warn({"gateway", req.request_id}, "failed " + std::string(to_string(role)) + " login for " + *user + " from " + req.peer);
       return http::problem(401, "staff and admin logins need the operator password", p);

@@ -277,6 +277,40 @@ runtime::Background register_inventory(runtime::ServiceContext& ctx) {
     if (!p) return http::problem(404, "product " + id + " not found", req.path);
     return http::json_text(200, product_json(*p));
   });
+  // For the auditor (docs/OPERATIONS.md "Auditing"): stock against the reservations that hold it.
+  ctx.router.add("GET", "/api/admin/inventory/stock-check", Role::kAdmin, [&db](http::Request&) {
+    auto rows = db.read([&](soci::session& sql) { return adapters::stock_check(sql); });
+    http::JsonWriter w;
+    w.begin_array();
+    for (const auto& r : rows) {
+      w.begin_object().field("productId", r.product_id).field("totalQuantity", r.total);
+      w.field("availableQuantity", r.available).field("reservedQuantity", r.reserved);
+      w.field("heldByReservations", r.held).end_object();
+    }
+    w.end_array();
+    return http::json_text(200, w.take());
+  });
+  ctx.router.add("GET", "/api/admin/inventory/reservations", Role::kAdmin, [&db](http::Request& req) {
+    auto limit = http::parse_limit(req);
+    if (!limit) return http::from_error(limit.error(), req.path);
+    std::string after(req.query_param("after").value_or(""));
+    std::string order_id(req.query_param("orderId").value_or(""));
+    auto rows = db.read([&](soci::session& sql) {
+      if (order_id.empty()) return adapters::list_reservations(sql, after, *limit);
+      auto one = adapters::find_reservations(sql, {order_id});
+      return std::vector<std::pair<std::string, adapters::Reservation>>(one.begin(), one.end());
+    });
+    http::JsonWriter w;
+    w.begin_array();
+    for (const auto& [order_id, r] : rows) {
+      w.begin_object().field("orderId", order_id).field("state", r.state).key("items").begin_array();
+      for (const auto& l : r.lines)
+        w.begin_object().field("productId", l.product_id).field("quantity", l.quantity).end_object();
+      w.end_array().end_object();
+    }
+    w.end_array();
+    return http::json_text(200, w.take());
+  });
   ctx.router.add("POST", "/api/inventory", Role::kStaff, [&db](http::Request& req) { return create_product(db, req); });
   ctx.router.add("POST", "/api/inventory/{productId}/add", Role::kStaff, [&db](http::Request& req) { return restock(db, req); });
   return {};

@@ -143,21 +143,27 @@ class RouteRoleTest(OmsTestCase):
                     seen.add((svc, e["action"], e["userId"], e["role"]))
         self.assertEqual(seen, expected, "the second refund changed nothing and is not recorded")
 
+    def assert_admin_list(self, path):
+        """GET path: a list for an admin, 403 for every other role, 401 without a token."""
+        for role, token in self.roles().items():
+            with self.subTest(path=path, role=role):
+                r = self.call("GET", path, token)
+                if role == "admin":
+                    self.assertEqual(r.status, 200, r)
+                    self.assertIsInstance(r.body, list)
+                else:
+                    self.assertProblem(r, 403)
+        self.assertProblem(self.call("GET", path, None), 401)
+
     def test_admin_routes(self):
         for svc in SERVICES:
             for path in ("/api/admin/%s/dead-letters" % svc, "/api/admin/%s/audit-log" % svc):
-                for role, token in self.roles().items():
-                    with self.subTest(path=path, role=role):
-                        r = self.call("GET", path, token)
-                        if role == "admin":
-                            self.assertEqual(r.status, 200, r)
-                            self.assertIsInstance(r.body, list)
-                        else:
-                            self.assertProblem(r, 403)
-                self.assertProblem(self.call("GET", path, None), 401)
+                self.assert_admin_list(path)
             retry = "/api/admin/%s/dead-letters/%s/retry" % (svc, uuid.uuid4())
             self.assertProblem(self.call("POST", retry, self.staff), 403)
             self.assertProblem(self.call("POST", retry, self.admin), 404)
+        for path in ("/api/admin/inventory/stock-check", "/api/admin/inventory/reservations"):  # oms audit's
+            self.assert_admin_list(path)
         log = self.call("GET", "/api/admin/inventory/audit-log?limit=1000", self.admin).body
         self.assertIn(("product.create", self.pid, STAFF_USER), [(e["action"], e["target"], e["userId"]) for e in log])
 

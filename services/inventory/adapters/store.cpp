@@ -166,6 +166,46 @@ std::vector<Product> list(soci::session& sql, const std::string& after, int limi
   return out;
 }
 
+std::vector<StockCheck> stock_check(soci::session& sql) {
+  // One statement, one snapshot (PostgreSQL and SQLite alike): the products and the live
+  // reservations as they were at the same moment. The lines are summed here: they are JSON.
+  std::map<std::string, StockCheck> by_id;
+  soci::rowset<soci::row> rows =
+      (sql.prepare << "SELECT 'p', product_id, total, available, reserved, '' FROM products"
+                      " UNION ALL SELECT 'r', order_id, 0, 0, 0, items FROM reservations WHERE state = 'RESERVED'");
+  std::vector<std::string> held;
+  for (const auto& r : rows) {
+    if (get_str(r, 0) == "p") {
+      auto& c = by_id[get_str(r, 1)];
+      c.product_id = get_str(r, 1);
+      c.total = get_int(r, 2);
+      c.available = get_int(r, 3);
+      c.reserved = get_int(r, 4);
+    } else {
+      held.push_back(get_str(r, 5));
+    }
+  }
+  for (const auto& items : held)
+    for (const auto& l : decode_lines(items)) {
+      auto& c = by_id[l.product_id];  // a reservation of a product that does not exist shows as one
+      c.product_id = l.product_id;
+      c.held += l.quantity;
+    }
+  std::vector<StockCheck> out;
+  for (auto& [id, c] : by_id) out.push_back(std::move(c));
+  return out;
+}
+
+std::vector<std::pair<std::string, Reservation>> list_reservations(soci::session& sql, const std::string& after,
+                                                                   int limit) {
+  std::vector<std::pair<std::string, Reservation>> out;
+  soci::rowset<soci::row> rows = (sql.prepare << "SELECT order_id, state, items FROM reservations"
+                                                 " WHERE order_id > :after ORDER BY order_id LIMIT :lim",
+                                  soci::use(after, "after"), soci::use(limit, "lim"));
+  for (const auto& r : rows) out.emplace_back(get_str(r, 0), Reservation{get_str(r, 1), decode_lines(get_str(r, 2))});
+  return out;
+}
+
 bool empty(soci::session& sql) {
   long long n = 0;
   sql << "SELECT COUNT(*) FROM products", soci::into(n);
