@@ -605,8 +605,9 @@ class OmsCluster(OmsProcess):
     Extra args go to every oms process. The data dir is the cluster dir; the gateway's own data
     dir (its JWT secret, as `oms run` keeps it in its data dir) is gateway/ inside it."""
 
-    def __init__(self, extra_args=(), env=None, data_dir=None, name="oms", replicas=None):
+    def __init__(self, extra_args=(), env=None, data_dir=None, name="oms", replicas=None, nats_nodes=1):
         super().__init__(extra_args, env, data_dir, name)
+        self.nats_nodes = nats_nodes
         self.gateway_data_dir = os.path.join(self.data_dir, "gateway")
         # the postgres user needs to traverse into it when the tests run as root
         os.chmod(self.tmp, 0o711)
@@ -638,7 +639,8 @@ class OmsCluster(OmsProcess):
         if "--log-level" not in extra:
             extra += ["--log-level", "warn"]
         args = ["up", "--free-ports", "--bin", self.bin] + \
-            (["--replicas", str(self.replicas)] if self.starts == 1 else []) + ["--"] + extra
+            (["--replicas", str(self.replicas), "--nats-nodes", str(self.nats_nodes)] if self.starts == 1 else []) + \
+            ["--"] + extra
         self.up = True
         self.cluster(*args)
         self.port = self.state()["ports"]["gateway"]
