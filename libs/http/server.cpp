@@ -12,6 +12,7 @@
 #include "libs/core/ids.h"
 #include "libs/core/log.h"
 #include "libs/http/json.h"
+#include "libs/http/wire.h"
 
 namespace oms::http {
 
@@ -20,7 +21,46 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using asio::ip::tcp;
 
-constexpr std::size_t kHeaderLimit = 16 * 1024;  // request line and header fields
+Request to_request(const BeastRequest& in, const std::string& peer) {
+  Request r;
+  r.method = std::string(in.method_string());
+  std::string_view target = in.target();
+  auto q = target.find('?');
+  r.target = std::string(target);
+  r.path = percent_decode(target.substr(0, q), false);
+  if (q != std::string_view::npos) r.query = parse_query(target.substr(q + 1));
+  r.headers.reserve(16);
+  for (const auto& f : in) r.set_header(std::string(f.name_string()), std::string(f.value()));
+  r.body = in.body();
+  r.peer = peer;
+  if (r.method == "HEAD") {  // HEAD is GET without the body, on every GET route (and upstream)
+    r.method = "GET";
+    r.head = true;
+  }
+  return r;
+}
+
+Response run_handler(const Server::Handle& handle, Request& req) {
+  try {
+    // Every database stores text as UTF-8 (PostgreSQL rejects anything else): a URL that does
+    // not decode to UTF-8 is the client's error, whatever route it is for.
+    if (!valid_utf8(req.path)) return problem(400, "the URL path is not valid UTF-8", "");
+    for (const auto& [k, v] : req.query)
+      if (!valid_utf8(k) || !valid_utf8(v)) return problem(400, "the query string is not valid UTF-8", "");
+    return handle(req);
+  } catch (const InvalidInput& e) {
+    return problem(400, e.what(), req.path);
+  } catch (const Unavailable& e) {
+    log::warn({"http", req.request_id}, std::string("unavailable: ") + e.what());
+    return problem(503, e.what(), req.path);
+  } catch (const std::exception& e) {
+    log::error({"http", req.request_id}, std::string("unhandled: ") + e.what());
+    return problem(500, "internal error", req.path);
+  } catch (...) {  // escaping a pool thread would end the process
+    log::error({"http", req.request_id}, "unhandled non-standard exception");
+    return problem(500, "internal error", req.path);
+  }
+}
 
 struct Server::Impl {
   ServerOptions options;
@@ -35,21 +75,6 @@ struct Server::Impl {
 
   Impl(ServerOptions o, Handle h)
       : options(std::move(o)), handle(std::move(h)), workers(options.worker_threads) {}
-
-  static Request to_request(const bhttp::request<bhttp::string_body>& in, const std::string& peer) {
-    Request r;
-    r.method = std::string(in.method_string());
-    std::string_view target = in.target();
-    auto q = target.find('?');
-    r.target = std::string(target);
-    r.path = percent_decode(target.substr(0, q), false);
-    if (q != std::string_view::npos) r.query = parse_query(target.substr(q + 1));
-    r.headers.reserve(16);
-    for (const auto& f : in) r.set_header(std::string(f.name_string()), std::string(f.value()));
-    r.body = in.body();
-    r.peer = peer;
-    return r;
-  }
 
   static bhttp::response<bhttp::string_body> to_beast(Response&& res, unsigned version, bool keep_alive,
                                                        bool head) {
@@ -115,11 +140,6 @@ struct Server::Impl {
       bool keep_alive = msg.keep_alive() && !stopping.load();
       Request req = to_request(msg, peer);
       unsigned version = msg.version();
-      // HEAD is GET without the body, on every GET route (and forwarded upstream as a GET).
-      if (req.method == "HEAD") {
-        req.method = "GET";
-        req.head = true;
-      }
       in_flight.fetch_add(1);
       Response res;
       // Run the (blocking) handler on the worker pool, then resume here on the I/O thread.
@@ -129,7 +149,7 @@ struct Server::Impl {
           [this, &req, &res](auto resume) {
             asio::post(workers, [this, &req, &res, resume = std::move(resume)]() mutable {
               core::AfterResponse after;
-              res = run_handler(req);
+              res = run_handler(handle, req);
               auto io_ex = asio::get_associated_executor(resume);
               asio::post(io_ex, std::move(resume));  // req and res may be gone from here on
             });
@@ -156,28 +176,6 @@ struct Server::Impl {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
       if (ec) break;
       total += n;
-    }
-  }
-
-  Response run_handler(Request& req) {
-    try {
-      // Every database stores text as UTF-8 (PostgreSQL rejects anything else): a URL that does
-      // not decode to UTF-8 is the client's error, whatever route it is for.
-      if (!valid_utf8(req.path)) return problem(400, "the URL path is not valid UTF-8", "");
-      for (const auto& [k, v] : req.query)
-        if (!valid_utf8(k) || !valid_utf8(v)) return problem(400, "the query string is not valid UTF-8", "");
-      return handle(req);
-    } catch (const InvalidInput& e) {
-      return problem(400, e.what(), req.path);
-    } catch (const Unavailable& e) {
-      log::warn({"http", req.request_id}, std::string("unavailable: ") + e.what());
-      return problem(503, e.what(), req.path);
-    } catch (const std::exception& e) {
-      log::error({"http", req.request_id}, std::string("unhandled: ") + e.what());
-      return problem(500, "internal error", req.path);
-    } catch (...) {  // escaping a pool thread would end the process
-      log::error({"http", req.request_id}, "unhandled non-standard exception");
-      return problem(500, "internal error", req.path);
     }
   }
 
