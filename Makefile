@@ -1,10 +1,13 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
 BUILD       ?= build
 ASAN_BUILD  ?= build/asan
+TSAN_BUILD  ?= build/tsan
+FUZZ_BUILD  ?= build/fuzz
+FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS  = -G Ninja $(shell command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: deps build run test test-fast bench clean format
+.PHONY: deps build run test test-fast bench fuzz clean format
 
 deps:
 	@bash scripts/deps.sh
@@ -27,15 +30,34 @@ run: build
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DOMS_SANITIZE=ON -DOMS_TESTS=ON
 
-# Every test (unit + integration) under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: deps $(ASAN_BUILD)/build.ninja
+$(TSAN_BUILD)/build.ninja:
+	cmake -S . -B $(TSAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMS_SANITIZE=thread -DOMS_TESTS=ON
+
+# Every test (unit, db, integration in both modes, cluster) under AddressSanitizer and
+# UndefinedBehaviorSanitizer; then under ThreadSanitizer the unit, db and embedded integration
+# tests and the cluster failover test (tests/CMakeLists.txt).
+test: deps $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j 2
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j 2
 
 # The fast part: unit tests only.
 test-fast: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit
+
+$(FUZZ_BUILD)/build.ninja:
+	cmake -S . -B $(FUZZ_BUILD) $(CMAKE_FLAGS) -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DOMS_FUZZ=ON -DOMS_TESTS=OFF
+
+# Each libFuzzer target for FUZZ_SECONDS (60) from its corpus; new inputs go to build/fuzz/corpus,
+# findings (crash-*, leak-*, timeout-*) to build/fuzz/findings. docs/VERIFICATION.md has the runs.
+fuzz:
+	@bash scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	@bash scripts/deps.sh bench

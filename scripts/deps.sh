@@ -2,6 +2,7 @@
 # Installs the Debian packages OMS needs. Idempotent: a no-op when everything is present.
 #   scripts/deps.sh          build and test (what `make build` / `make test` need)
 #   scripts/deps.sh bench    + the benchmark's load generator and HTTP baseline (wrk, nginx)
+#   scripts/deps.sh fuzz     + clang 16 and its libFuzzer runtime (`make fuzz`)
 # See ../shared/STACK.md for why each one (and the Boost 1.81 pitfall: never libboost-dev).
 set -euo pipefail
 pkgs=(g++ cmake ninja-build pkg-config ccache python3
@@ -13,6 +14,7 @@ pkgs=(g++ cmake ninja-build pkg-config ccache python3
       postgresql nats-server   # the db tests start throwaway PostgreSQL and NATS servers
       openssl)                 # the tests of external tokens make an identity provider's keys
 [ "${1:-}" = bench ] && pkgs+=(wrk nginx-light)
+[ "${1:-}" = fuzz ] && pkgs+=(clang-16 libclang-rt-16-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -21,7 +21,10 @@ std::string format_money(Money m) {
 }
 
 std::optional<Money> parse_money(std::string_view t) {
-  if (t.empty() || t.size() > 20) return std::nullopt;
+  // The digits' own bound (below) keeps the amount in range; this one only stops absurd input.
+  // It must admit every amount format_money writes ("-92233720368547758.07" is 21 characters):
+  // at 20, the 18 characters "-31999999999999999" parsed but its "…99.00" did not (fuzz/money).
+  if (t.empty() || t.size() > 32) return std::nullopt;
   std::size_t i = 0;
   bool neg = false;
   if (t[0] == '-') {

@@ -60,6 +60,16 @@ TEST(ParseMoney, RoundTripsWithFormat) {
   }
 }
 
+TEST(ParseMoney, WhatItAcceptsFormatsToWhatItAccepts) {  // found by fuzz/money
+  auto m = parse_money("-31999999999999999");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(format_money(*m), "-31999999999999999.00");
+  EXPECT_EQ(parse_money(format_money(*m)), m);
+  for (std::int64_t v : {9223372036854774999LL, -9223372036854774999LL})  // the largest it accepts
+    EXPECT_EQ(parse_money(format_money(Money{v})), Money{v}) << v;
+  EXPECT_EQ(parse_money("92233720368547758070"), std::nullopt);  // out of range
+}
+
 TEST(ParseMoney, RejectsThreeDecimals) {
   EXPECT_EQ(parse_money("1.001"), std::nullopt);
   EXPECT_EQ(parse_money("50.000"), std::nullopt);
