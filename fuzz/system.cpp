@@ -15,7 +15,7 @@ namespace {
 constexpr const char* kSecret = "fuzz-secret-0123456789abcdef";
 
 struct World {
-  std::unique_ptr<app::EmbeddedSystem> system;  // never destroyed: its threads run until exit
+  std::unique_ptr<app::EmbeddedSystem> system;  // not started: no background threads
   std::string customer, staff, admin, order;
 
   World() {
@@ -93,8 +93,7 @@ http::Response handle(http::Request& req) {
 
 }  // namespace oms::fuzz
 
-// Called by replay_main.cpp once every input ran: the system stops (its threads joined) before
-// exit destroys the statics they use. A libFuzzer run leaves it running to its exit.
+// Called by replay_main.cpp once every input ran: the databases close before exit.
 extern "C" void oms_fuzz_teardown() {
   delete oms::fuzz::the_world;
   oms::fuzz::the_world = nullptr;

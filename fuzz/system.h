@@ -1,7 +1,9 @@
 #pragma once
-// The embedded system the HTTP fuzz targets drive, started once per process in a fresh temp
+// The embedded system the HTTP fuzz targets drive, opened once per process in a fresh temp
 // directory (SQLite, durability normal, demo catalog, fault injection on) with a known key, and
-// the oracle every answer must pass: never a 500, every error a problem+json.
+// the oracle every answer must pass: never a 500, every error a problem+json. Its bus and
+// background work are not started: what a request covers depends on the request alone (as
+// libFuzzer wants), and no thread outlives an input (so exit tears nothing down under one).
 #include <string>
 #include <string_view>
 

@@ -26,6 +26,7 @@ struct EmbeddedSystem::Impl {
   http::Router router;
   std::vector<std::unique_ptr<services::Host>> hosts;
   std::unique_ptr<gateway::Gateway> gateway;
+  bool started = false;
 
   explicit Impl(const runtime::Settings& s) : settings(s) {
     fs::path dir = settings.data_dir;
@@ -42,8 +43,6 @@ struct EmbeddedSystem::Impl {
       hosts.push_back(std::make_unique<services::Host>(svc, opts, bus, router, settings, metrics));
       hosts.back()->install();
     }
-    bus.start();
-    for (auto& h : hosts) h->start();  // re-publishes whatever a previous run left in the outboxes
     gateway = std::make_unique<gateway::Gateway>(
         // One verification per request: the services in this process trust the gateway's.
         gateway::GatewayOptions{settings.rate_limit_rps, identity.issuer.get(),
@@ -56,7 +55,14 @@ struct EmbeddedSystem::Impl {
         });
   }
 
+  void start() {
+    bus.start();
+    for (auto& h : hosts) h->start();  // re-publishes whatever a previous run left in the outboxes
+    started = true;
+  }
+
   ~Impl() {
+    if (!started) return;
     // Let the sagas in flight move on as far as they can (bounded): the outboxes keep the rest.
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < until) {
@@ -72,6 +78,7 @@ struct EmbeddedSystem::Impl {
 
 EmbeddedSystem::EmbeddedSystem(const runtime::Settings& settings) : impl_(std::make_unique<Impl>(settings)) {}
 EmbeddedSystem::~EmbeddedSystem() = default;
+void EmbeddedSystem::start() { impl_->start(); }
 http::Response EmbeddedSystem::handle(http::Request& req) { return impl_->gateway->handle(req); }
 
 int run_embedded(const runtime::Settings& settings) {
@@ -79,6 +86,7 @@ int run_embedded(const runtime::Settings& settings) {
   sigset_t signals = block_stop_signals();
   {
     EmbeddedSystem system(settings);
+    system.start();
     http::Server server(server_options(settings), [&system](http::Request& req) { return system.handle(req); });
     std::uint16_t port = server.start();
     log::info({"oms"}, "embedded mode ready on " + settings.host + ":" + std::to_string(port) + ", data in " +
