@@ -5,6 +5,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -36,7 +38,7 @@ class ShutdownWatch {
     thread_ = std::thread([this] {
       std::unique_lock lock(mu_);
       if (!cv_.wait_for(lock, 25s, [this] { return done_; })) {
-        log::error({name_}, "shutdown stuck in step '" + phase_ + "' for 25 s; exiting");
+        log::error({name_}, "shutdown stuck in step '" + phase_ + "' for 25 s; exiting. Threads: " + threads());
         std::_Exit(3);
       }
     });
@@ -51,6 +53,27 @@ class ShutdownWatch {
     phase_ = std::move(p);
     started_ = now;
   }
+  // What each thread of the process waits in, as the kernel sees it (name, wait channel, and
+  // the blocked system call's number and first argument): the evidence a hang leaves.
+  static std::string threads() {
+    namespace fs = std::filesystem;
+    auto first_line = [](const fs::path& p) {
+      std::ifstream in(p);
+      std::string line;
+      std::getline(in, line);
+      return line;
+    };
+    std::string out;
+    std::error_code ec;
+    for (const auto& t : fs::directory_iterator("/proc/self/task", ec)) {
+      std::string syscall = first_line(t.path() / "syscall");
+      syscall = syscall.substr(0, syscall.find(' ', syscall.find(' ') + 1));  // number and first argument
+      out += "[" + t.path().filename().string() + " " + first_line(t.path() / "comm") + " wchan=" +
+             first_line(t.path() / "wchan") + " syscall=" + syscall + "] ";
+    }
+    return out;
+  }
+
   void done() {
     phase("");
     {
