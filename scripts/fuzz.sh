@@ -22,7 +22,7 @@ for exe in "$build"/fuzz/fuzz_*; do
     status=1
     echo "$t: FINDING (exit $rc) after ${execs:-?} executions; see $log and $build/findings/$t/"
   else
-    echo "$t: ${execs:-?} executions in ${seconds}s, ${cov:-cov: ?}, $corp new corpus inputs, no finding"
+    echo "$t: ${execs:-?} executions in ${seconds}s, ${cov:-cov: ?}, $corp inputs found so far in $build/corpus/$t, no finding"
   fi
 done
 exit $status
