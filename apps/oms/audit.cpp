@@ -146,6 +146,13 @@ void read_saga(const json::object& s, Entry& e, Words& w) {
   e.deadline_ms = parse_time(str(s, "deadline"));
 }
 
+// The payment service's record of the order, where the rules need it (it ended badly).
+void look_up_payment(const Get& get, OrderFacts& f) {
+  if (!ended_badly(f.status)) return;
+  f.payment_looked_up = true;
+  if (auto p = fetch(get, "/api/payments/order/" + f.id, true); p.is_object()) f.payment = str(p.as_object(), "status");
+}
+
 // Everything about one order, read afresh (the second look at a finding).
 OrderFacts look_again(const Get& get, const std::string& id) {
   Words w;
@@ -162,16 +169,11 @@ OrderFacts look_again(const Get& get, const std::string& id) {
       e.reservation = w.code(str(r.as_object(), "state"));
     }
   OrderFacts f = facts_of(id, e, w);
-  if (needs_payment(f)) {
-    f.payment_looked_up = true;
-    if (auto p = fetch(get, "/api/payments/order/" + id, true); p.is_object()) f.payment = str(p.as_object(), "status");
-  }
+  look_up_payment(get, f);
   return f;
 }
 
 }  // namespace
-
-bool needs_payment(const OrderFacts& f) { return ended_badly(f.status); }
 
 std::vector<std::string> check_order(const OrderFacts& f, std::int64_t now_ms, std::int64_t grace_ms) {
   std::vector<std::string> v;
@@ -293,16 +295,12 @@ Report run(const Get& get, const Options& options, std::ostream& progress) {
   });
   progress << "audit: " << report.reservations << " reservations\n";
 
-
   // First look: every order against the rules; payments only where they matter.
   std::vector<std::string> suspects;
   std::int64_t now = now_ms();
   for (const auto& [id, e] : orders) {
     OrderFacts f = facts_of(id, e, words);
-    if (needs_payment(f)) {
-      f.payment_looked_up = true;
-      if (auto p = fetch(get, "/api/payments/order/" + id, true); p.is_object()) f.payment = str(p.as_object(), "status");
-    }
+    look_up_payment(get, f);
     if (!check_order(f, now, options.settle_ms).empty()) suspects.push_back(id);
   }
   orders.clear();

@@ -43,8 +43,6 @@ struct OrderFacts {
 // The violations of one order's facts at `now_ms` (each a sentence with the ids involved); empty
 // when it is consistent. A saga past its deadline by less than `grace_ms` is not yet stuck.
 std::vector<std::string> check_order(const OrderFacts& f, std::int64_t now_ms, std::int64_t grace_ms);
-// Whether an order with these facts needs its payment looked up (it ended FAILED or CANCELLED).
-bool needs_payment(const OrderFacts& f);
 
 struct Options {
   int page = 1000;        // items per request
